@@ -1,0 +1,81 @@
+"""``polypdet export``: other formats from a model, with a parity check where the format runs here."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+from polypdet.cli.main import CliError
+
+FORMATS = ["onnx", "openvino", "coreml", "tflite", "engine"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", "--weights", dest="model", default=None, help="source model (.pt, .onnx or name)")
+    parser.add_argument("--format", choices=FORMATS, required=True)
+    parser.add_argument("--out", type=Path, default=Path("exports"), help="output folder (default ./exports)")
+    parser.add_argument("--imgsz", type=int, default=None)
+    parser.add_argument(
+        "--check-images",
+        type=Path,
+        default=None,
+        help="folder of images for the parity check (default: a few held-out ones)",
+    )
+
+
+def _check_images(folder: Path | None) -> list[Path]:
+    from polypdet.cli.prepare import default_data_root
+    from polypdet.io.datasets import image_files
+
+    root = folder or default_data_root() / "cvc-clinicdb" / "images" / "val"
+    files = image_files(root)[:12] if root.is_dir() else []
+    if not files:
+        raise CliError(f"no images for the parity check in {root} (give --check-images)")
+    return files
+
+
+def run(args: argparse.Namespace) -> int:
+    from polypdet.engine.detector import Detector, DetectParams
+    from polypdet.engine.models import resolve_model
+    from polypdet.train.export import (
+        NOT_RUNNABLE,
+        ExportError,
+        images_for_parity,
+        openvino_from_onnx,
+        parity,
+        ultralytics_detections,
+    )
+
+    if args.format in NOT_RUNNABLE:
+        raise CliError(f"{args.format}: cannot be produced and checked on this machine: {NOT_RUNNABLE[args.format]}")
+    try:
+        source = resolve_model(args.model)
+    except (FileNotFoundError, ExportError) as error:
+        raise CliError(str(error)) from None
+    args.out.mkdir(parents=True, exist_ok=True)
+    images = images_for_parity(_check_images(args.check_images))
+    size = args.imgsz or source.input_size
+    if args.format == "onnx":
+        target = args.out / f"{source.name}.onnx"
+        shutil.copyfile(source.onnx_path, target)
+        if not str(args.model or "").endswith(".pt"):
+            print(f"wrote {target} (the model already is ONNX: nothing to check)")
+            return 0
+        reference = ultralytics_detections(Path(args.model), images, size, conf=0.1)
+        exported = Detector(source, backend="onnxruntime", imgsz=size).detect_batch(images, DetectParams(conf=0.1))
+    else:
+        target = openvino_from_onnx(source.onnx_path, args.out / f"{source.name}_openvino")
+        reference = Detector(source, backend="onnxruntime", imgsz=size).detect_batch(images, DetectParams(conf=0.1))
+        exported = Detector(replace(source, onnx_path=target), backend="openvino", imgsz=size).detect_batch(
+            images, DetectParams(conf=0.1)
+        )
+    report = parity(reference, exported)
+    print(f"wrote {target}")
+    print(
+        f"parity on {report.images} images, {report.compared} boxes compared, "
+        f"min IoU {report.min_iou:.4f}, max confidence difference {report.max_conf_diff:.4f}: "
+        f"{'OK' if report.ok else 'MISMATCH'}"
+    )
+    return 0 if report.ok else 1

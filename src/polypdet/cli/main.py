@@ -1,0 +1,44 @@
+"""The ``polypdet`` command: one sub-command per module in this package, imported only when used."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+COMMANDS = {
+    "detect": ("polypdet.cli.detect", "detect polyps in images and print or save the results"),
+    "eval": ("polypdet.cli.evaluate", "measure a model on a labelled dataset (COCO mAP, P/R/F1)"),
+    "models": ("polypdet.cli.models", "list the installed models"),
+    "prepare-data": ("polypdet.cli.prepare", "build the YOLO training layout and held-out splits"),
+    "train": ("polypdet.cli.train", "train the polyp model and install it with its model card"),
+    "export": ("polypdet.cli.export", "export a model to onnx/openvino/coreml/tflite/engine"),
+    "serve": ("polypdet.cli.serve", "run the HTTP service"),
+}
+
+
+class CliError(Exception):
+    """A user error: printed as one line, exit code 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="polypdet", description="Polyp detection for colonoscopy.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (module, help_text) in COMMANDS.items():
+        command = sub.add_parser(name, help=help_text, description=help_text)
+        importlib.import_module(module).add_arguments(command)
+        command.set_defaults(module=module)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = importlib.import_module(args.module).run(args)
+    except CliError as error:
+        print(f"polypdet {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return code

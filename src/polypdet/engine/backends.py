@@ -1,0 +1,132 @@
+"""Inference backends: OpenVINO where installed, onnxruntime always. Both take NCHW float32 batches."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+BackendName = Literal["auto", "openvino", "onnxruntime"]
+Precision = Literal["f32", "bf16", "auto"]
+Hint = Literal["latency", "throughput"]
+
+
+class BackendError(RuntimeError):
+    """The requested backend is not installed or cannot load the model."""
+
+
+class Backend(Protocol):
+    name: str
+    dynamic_shape: bool
+    """True when the model takes any input height and width (then images are padded only to stride)."""
+
+    def infer(self, batch: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        """Run one batch; returns the raw ``(B, 4 + classes, anchors)`` output."""
+        ...
+
+    def infer_many(self, tensors: Sequence[npt.NDArray[np.float32]]) -> list[npt.NDArray[np.float32]]:
+        """Run many single-image tensors as fast as the backend can (in flight together where possible)."""
+        ...
+
+
+def default_threads() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+class OnnxRuntimeBackend:
+    """onnxruntime CPU session; batching gives it nothing on CPU, so many images run one by one."""
+
+    name = "onnxruntime"
+
+    def __init__(self, model_path: Path, threads: int | None = None) -> None:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads or default_threads()
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self._session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
+        self._input = self._session.get_inputs()[0].name
+        self.dynamic_shape = not all(isinstance(d, int) for d in self._session.get_inputs()[0].shape[2:])
+
+    def infer(self, batch: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        return np.asarray(self._session.run(None, {self._input: batch})[0], dtype=np.float32)
+
+    def infer_many(self, tensors: Sequence[npt.NDArray[np.float32]]) -> list[npt.NDArray[np.float32]]:
+        return [self.infer(t) for t in tensors]
+
+
+class OpenVinoBackend:
+    """OpenVINO CPU with an async request queue.
+
+    ``latency`` spends all threads on one image at a time; ``throughput`` runs several streams so
+    that images in flight together (a batch, concurrent requests) finish sooner in total.
+    """
+
+    name = "openvino"
+
+    def __init__(
+        self, model_path: Path, threads: int | None = None, precision: Precision = "f32", hint: Hint = "latency"
+    ) -> None:
+        import openvino as ov
+
+        self._core = ov.Core()
+        config: dict[str, Any] = {
+            "PERFORMANCE_HINT": hint.upper(),
+            "INFERENCE_NUM_THREADS": threads or default_threads(),
+        }
+        if precision != "auto":
+            config["INFERENCE_PRECISION_HINT"] = precision
+        model = self._core.read_model(str(model_path))
+        self.dynamic_shape = model.inputs[0].get_partial_shape().is_dynamic
+        self._compiled = self._core.compile_model(model, "CPU", config)
+        self._requests = int(self._compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
+        self._queue = ov.AsyncInferQueue(self._compiled, self._requests)
+        self._single = self._compiled.create_infer_request()
+
+    def infer(self, batch: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        if batch.shape[0] == 1:
+            self._single.infer({0: batch})
+            return np.array(self._single.get_output_tensor(0).data, dtype=np.float32)
+        return np.concatenate(self.infer_many([batch[i : i + 1] for i in range(batch.shape[0])]))
+
+    def infer_many(self, tensors: Sequence[npt.NDArray[np.float32]]) -> list[npt.NDArray[np.float32]]:
+        results: list[npt.NDArray[np.float32] | None] = [None] * len(tensors)
+
+        def done(request: Any, index: int) -> None:
+            results[index] = np.array(request.get_output_tensor(0).data, dtype=np.float32)
+
+        self._queue.set_callback(done)
+        for index, tensor in enumerate(tensors):
+            self._queue.start_async({0: tensor}, index)
+        self._queue.wait_all()
+        return [r for r in results if r is not None]
+
+
+def openvino_available() -> bool:
+    return importlib.util.find_spec("openvino") is not None
+
+
+def load_backend(
+    model_path: Path,
+    name: BackendName = "auto",
+    threads: int | None = None,
+    precision: Precision = "f32",
+    hint: Hint = "latency",
+) -> Backend:
+    """Open ``model_path`` with the named backend; ``auto`` prefers OpenVINO."""
+    if name == "auto":
+        name = "openvino" if openvino_available() else "onnxruntime"
+    try:
+        if name == "openvino":
+            return OpenVinoBackend(model_path, threads, precision, hint)
+        if name == "onnxruntime":
+            return OnnxRuntimeBackend(model_path, threads)
+    except ImportError as error:
+        raise BackendError(f"backend {name} is not installed: {error}") from error
+    raise BackendError(f"unknown backend {name!r} (choose auto, openvino or onnxruntime)")

@@ -1,0 +1,146 @@
+"""Read labelled polyp datasets: YOLO folders, ``data.yaml`` files and Kvasir-SEG-style folders.
+
+Every reader yields :class:`LabeledImage` with boxes as ``(N, 4)`` xyxy pixel arrays, so evaluation and
+data preparation never care which layout the labels came in.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import yaml
+from PIL import Image
+
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
+MIN_BOX_SIDE = 4
+"""Boxes thinner than this (pixels) are annotation artefacts (Kvasir-SEG has a few 2-px boxes)."""
+
+
+class DatasetError(ValueError):
+    """The folder or file is not a dataset polypdet can read."""
+
+
+@dataclass(frozen=True)
+class LabeledImage:
+    """One image and its ground-truth polyp boxes (xyxy, original pixels)."""
+
+    path: Path
+    boxes: np.ndarray
+
+    @property
+    def stem(self) -> str:
+        return self.path.stem
+
+
+def image_files(folder: Path) -> list[Path]:
+    """Image files below ``folder``, sorted."""
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+
+
+def drop_artefacts(boxes: np.ndarray) -> np.ndarray:
+    """Remove boxes thinner than :data:`MIN_BOX_SIDE` pixels."""
+    if boxes.size == 0:
+        return boxes.reshape(0, 4)
+    keep = ((boxes[:, 2] - boxes[:, 0]) >= MIN_BOX_SIDE) & ((boxes[:, 3] - boxes[:, 1]) >= MIN_BOX_SIDE)
+    return np.asarray(boxes[keep], dtype=np.float32)
+
+
+def boxes_from_csv(path: Path) -> np.ndarray:
+    """Kvasir-SEG ``bbox/*.csv``: ``class_name,xmin,ymin,xmax,ymax``, one row per polyp."""
+    with path.open(newline="") as handle:
+        rows = [
+            [float(r["xmin"]), float(r["ymin"]), float(r["xmax"]), float(r["ymax"])] for r in csv.DictReader(handle)
+        ]
+    return drop_artefacts(np.asarray(rows, dtype=np.float32).reshape(-1, 4))
+
+
+def boxes_from_mask(path: Path, min_area: int = 64) -> np.ndarray:
+    """One box per connected component of a binary mask (grey JPEG, threshold > 127)."""
+    import cv2
+
+    mask = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+    if mask is None:
+        raise DatasetError(f"cannot read mask {path}")
+    count, _, stats, _ = cv2.connectedComponentsWithStats((mask > 127).astype(np.uint8), connectivity=8)
+    rows = [[x, y, x + w, y + h] for x, y, w, h, area in stats[1:count] if area >= min_area]
+    return drop_artefacts(np.asarray(rows, dtype=np.float32).reshape(-1, 4))
+
+
+def boxes_from_yolo(label: Path, width: int, height: int) -> np.ndarray:
+    """YOLO ``class cx cy w h`` (normalised) lines to xyxy pixels; a missing file means no polyp."""
+    if not label.exists():
+        return np.zeros((0, 4), dtype=np.float32)
+    values = np.loadtxt(label, ndmin=2, dtype=np.float32)
+    if values.size == 0:
+        return np.zeros((0, 4), dtype=np.float32)
+    cx, cy, w, h = values[:, 1] * width, values[:, 2] * height, values[:, 3] * width, values[:, 4] * height
+    return np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1).astype(np.float32)
+
+
+def _yolo_label_path(image: Path) -> Path:
+    parts = list(image.parts)
+    index = len(parts) - 1 - parts[::-1].index("images")
+    parts[index] = "labels"
+    return Path(*parts).with_suffix(".txt")
+
+
+def load_yolo_images(images: list[Path]) -> list[LabeledImage]:
+    """Images of a YOLO layout with the labels found by swapping ``images`` for ``labels``."""
+    items = []
+    for image in images:
+        with Image.open(image) as im:
+            width, height = im.size
+        items.append(LabeledImage(image, boxes_from_yolo(_yolo_label_path(image), width, height)))
+    return items
+
+
+def _read_kvasir(root: Path) -> Iterator[LabeledImage]:
+    for image in image_files(root / "images"):
+        csv_path = root / "bbox" / f"{image.stem}.csv"
+        if csv_path.exists():
+            yield LabeledImage(image, boxes_from_csv(csv_path))
+            continue
+        masks = [m for m in (root / "masks").glob(f"{image.stem}.*") if m.suffix.lower() in IMAGE_SUFFIXES]
+        if not masks:
+            raise DatasetError(f"no bbox CSV or mask for {image}")
+        yield LabeledImage(image, boxes_from_mask(masks[0]))
+
+
+def _yaml_images(data_yaml: Path, split: str) -> list[Path]:
+    spec = yaml.safe_load(data_yaml.read_text())
+    if not isinstance(spec, dict) or split not in spec:
+        raise DatasetError(f"{data_yaml} has no '{split}' entry")
+    base = Path(spec.get("path") or data_yaml.parent)
+    if not base.is_absolute():
+        base = data_yaml.parent / base
+    entries = spec[split] if isinstance(spec[split], list) else [spec[split]]
+    images: list[Path] = []
+    for entry in entries:
+        target = base / entry
+        if target.suffix == ".txt":
+            images += [base / line.strip() for line in target.read_text().splitlines() if line.strip()]
+        else:
+            images += image_files(target)
+    return images
+
+
+def load_dataset(data: Path, split: str = "val") -> list[LabeledImage]:
+    """Read any supported layout; ``split`` picks the entry of a ``data.yaml``."""
+    if data.is_file() and data.suffix in {".yaml", ".yml"}:
+        items = load_yolo_images(_yaml_images(data, split))
+    elif (data / "images").is_dir() and ((data / "bbox").is_dir() or (data / "masks").is_dir()):
+        items = list(_read_kvasir(data))
+    elif (data / "images").is_dir() and (data / "labels").is_dir():
+        items = load_yolo_images(image_files(data / "images"))
+    else:
+        raise DatasetError(
+            f"{data}: expected a data.yaml, a YOLO folder (images/ + labels/) "
+            "or a Kvasir-SEG folder (images/ + masks/ or bbox/)"
+        )
+    if not items:
+        raise DatasetError(f"{data}: no images found")
+    return items

@@ -1,0 +1,131 @@
+"""Export trained weights: ONNX (the engine's format), OpenVINO IR, and ultralytics' other formats.
+
+Every export that can run here is checked against its source: the same images through both must give
+the same boxes (:func:`parity`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from polypdet.detections import Detections
+
+RUNNABLE_HERE = {"onnx", "openvino"}
+NOT_RUNNABLE = {
+    "coreml": "Core ML models run only on Apple platforms (export works where coremltools installs)",
+    "tflite": "needs TensorFlow and onnx2tf, which the train extra does not install",
+    "engine": "TensorRT needs an NVIDIA GPU",
+}
+
+
+class ExportError(RuntimeError):
+    """The format cannot be produced or checked here; the message says why."""
+
+
+def _cache_dir() -> Path:
+    return Path.home() / ".cache" / "polypdet" / "exports"
+
+
+def onnx_from_checkpoint(checkpoint: Path, imgsz: int | None = None, out: Path | None = None) -> Path:
+    """Export an ultralytics ``.pt`` to ONNX once (cached by content hash); needs the train extra."""
+    try:
+        from polypdet.train.torch_compat import prepare_ultralytics
+
+        prepare_ultralytics()
+        from ultralytics import YOLO
+    except ImportError as error:
+        raise ExportError(f"loading .pt files needs the train extra (pip install 'polypdet[train]'): {error}") from None
+    digest = hashlib.sha256(checkpoint.read_bytes()).hexdigest()[:16]
+    target = out or _cache_dir() / f"{checkpoint.stem}-{digest}-{imgsz or 'native'}-dynamic.onnx"
+    if target.exists():
+        return target
+    model = YOLO(str(checkpoint))
+    size = imgsz or int(model.ckpt.get("train_args", {}).get("imgsz", 640)) if model.ckpt else imgsz or 640
+    exported = Path(model.export(format="onnx", imgsz=size, simplify=True, dynamic=True, opset=17))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    exported.replace(target)
+    return target
+
+
+def openvino_from_onnx(onnx_path: Path, out_dir: Path) -> Path:
+    """Convert ONNX to OpenVINO IR (``.xml`` + ``.bin``), weights kept in fp32."""
+    import openvino as ov
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target = out_dir / f"{onnx_path.stem}.xml"
+    ov.save_model(ov.convert_model(str(onnx_path)), str(target), compress_to_fp16=False)
+    return target
+
+
+@dataclass(frozen=True)
+class ParityReport:
+    """Boxes scoring >= ``min_conf`` on either side, each matched to its best box on the other side."""
+
+    images: int
+    compared: int
+    min_iou: float
+    max_conf_diff: float
+
+    @property
+    def ok(self) -> bool:
+        return self.compared > 0 and self.min_iou >= 0.99 and self.max_conf_diff <= 0.01
+
+
+def parity(source: Sequence[Detections], exported: Sequence[Detections], min_conf: float = 0.25) -> ParityReport:
+    """Compare two models' boxes on the same images.
+
+    Run both with a threshold well below ``min_conf``: a box just over the line on one side is then still
+    found on the other, and only real differences (a missing box, a moved box, a changed score) count.
+    """
+    from polypdet.engine.postprocess import box_iou
+
+    compared, min_iou, max_diff = 0, 1.0, 0.0
+    for a, b in zip(source, exported, strict=True):
+        for mine, other in ((a, b), (b, a)):
+            for box, conf in zip(mine.xyxy, mine.confidence, strict=True):
+                if conf < min_conf:
+                    continue
+                compared += 1
+                if len(other) == 0:
+                    min_iou, max_diff = 0.0, max(max_diff, float(conf))
+                    continue
+                ious = box_iou(box, other.xyxy)
+                j = int(ious.argmax())
+                min_iou = min(min_iou, float(ious[j]))
+                max_diff = max(max_diff, abs(float(conf) - float(other.confidence[j])))
+    return ParityReport(len(source), compared, min_iou, max_diff)
+
+
+def images_for_parity(paths: Sequence[Path]) -> list[npt.NDArray[np.uint8]]:
+    from polypdet.io.images import read_image
+
+    return [read_image(p) for p in paths]
+
+
+def ultralytics_detections(
+    checkpoint: Path, images: Sequence[npt.NDArray[np.uint8]], imgsz: int, conf: float = 0.25, max_det: int = 50
+) -> list[Detections]:
+    """The source model's own boxes (ultralytics ``predict`` on the ``.pt``), for parity checks."""
+    from polypdet.train.torch_compat import prepare_ultralytics
+
+    prepare_ultralytics()
+    from ultralytics import YOLO
+
+    model = YOLO(str(checkpoint))
+    out = []
+    for image in images:  # ultralytics takes BGR arrays
+        boxes = model.predict(
+            np.ascontiguousarray(image[..., ::-1]), imgsz=imgsz, conf=conf, max_det=max_det, verbose=False
+        )[0].boxes
+        out.append(
+            Detections(
+                xyxy=boxes.xyxy.numpy(), confidence=boxes.conf.numpy(), class_id=boxes.cls.numpy().astype(np.int64)
+            )
+        )
+    return out

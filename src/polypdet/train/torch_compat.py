@@ -1,0 +1,77 @@
+"""Make ultralytics importable beside the CPU torch wheel.
+
+The registry's torchvision 0.28.0 is a CUDA build: next to the CPU torch its C++ operators are missing
+and ``import torchvision`` fails with ``operator torchvision::nms does not exist``. ultralytics needs only
+``nms``, so a CPU implementation of that one operator is registered before torchvision is imported.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
+
+
+def _nms(boxes: torch.Tensor, scores: torch.Tensor, iou_threshold: float) -> torch.Tensor:
+    import torch
+
+    order = scores.argsort(descending=True)
+    x1, y1, x2, y2 = boxes.unbind(1)
+    areas = (x2 - x1).clamp(min=0) * (y2 - y1).clamp(min=0)
+    keep: list[int] = []
+    while order.numel() > 0:
+        i = int(order[0])
+        keep.append(i)
+        rest = order[1:]
+        w = (torch.minimum(x2[i], x2[rest]) - torch.maximum(x1[i], x1[rest])).clamp(min=0)
+        h = (torch.minimum(y2[i], y2[rest]) - torch.maximum(y1[i], y1[rest])).clamp(min=0)
+        inter = w * h
+        iou = inter / (areas[i] + areas[rest] - inter + 1e-12)
+        order = rest[iou <= iou_threshold]
+    return torch.tensor(keep, dtype=torch.int64, device=boxes.device)
+
+
+def prepare_ultralytics(threads: int | None = None) -> None:
+    """Register the missing operator, keep ultralytics offline, and set torch's thread count."""
+    os.environ.setdefault("YOLO_OFFLINE", "1")
+    os.environ.setdefault("YOLO_AUTOINSTALL", "0")
+    os.environ.setdefault("YOLO_CONFIG_DIR", str(Path.home() / ".cache" / "polypdet" / "ultralytics"))
+    import torch
+
+    if not _KEEP_ALIVE and not _torchvision_ops_load():
+        lib = torch.library.Library("torchvision", "DEF")
+        for op in ("nms", "qnms"):  # torchvision registers fake kernels for both at import
+            lib.define(f"{op}(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
+            lib.impl(op, _nms, "CPU")
+        _KEEP_ALIVE.append(lib)
+        import torchvision.extension
+
+        torchvision.extension._has_ops = lambda: True  # torchvision.ops.nms asserts this first
+    import ultralytics  # noqa: F401 - import after the fix, then restore the thread count
+
+    torch.set_num_threads(threads or os.cpu_count() or 1)
+
+
+def _torchvision_ops_load() -> bool:
+    """True when torchvision's own compiled operators load beside this torch."""
+    import importlib.util
+
+    import torch
+
+    spec = importlib.util.find_spec("torchvision")
+    if spec is None or not spec.submodule_search_locations:
+        return False
+    for folder in spec.submodule_search_locations:
+        for lib in Path(folder).glob("_C*.so"):
+            try:
+                torch.ops.load_library(str(lib))
+                return True
+            except (OSError, RuntimeError):
+                return False
+    return False
+
+
+_KEEP_ALIVE: list[object] = []

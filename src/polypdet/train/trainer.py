@@ -1,0 +1,54 @@
+"""Fine-tune YOLOv8n on polyps with ultralytics (the optional ``train`` extra), resumable."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from polypdet.train.pretrained import build_coco_checkpoint
+from polypdet.train.torch_compat import prepare_ultralytics
+
+
+@dataclass(frozen=True)
+class TrainRecipe:
+    """Everything that decides the trained weights; written into the model card."""
+
+    imgsz: int = 320
+    epochs: int = 30
+    batch: int = 16
+    seed: int = 0
+    optimizer: str = "AdamW"
+    lr0: float = 0.002
+    cos_lr: bool = True
+    close_mosaic: int = 5
+    flipud: float = 0.5  # endoscopy has no "up": vertical flips are as real as horizontal ones
+    fliplr: float = 0.5
+    degrees: float = 0.0
+    scale: float = 0.5
+    mixup: float = 0.0
+    patience: int = 0  # no early stop: the last epoch is the shipped one, not a val-selected one
+
+
+def train(data_yaml: Path, run_dir: Path, init_onnx: Path, recipe: TrainRecipe, threads: int | None = None) -> Path:
+    """Train (or resume an interrupted run in ``run_dir``) and return the final ``last.pt``."""
+    prepare_ultralytics(threads)
+    from ultralytics import YOLO
+
+    last = run_dir / "weights" / "last.pt"
+    if last.exists() and not (run_dir / "weights" / "done").exists():
+        YOLO(str(last)).train(resume=True)
+    elif not last.exists():
+        start = build_coco_checkpoint(init_onnx, run_dir.parent / "coco-yolov8n.pt")
+        YOLO(str(start)).train(
+            data=str(data_yaml),
+            project=str(run_dir.parent),
+            name=run_dir.name,
+            exist_ok=True,
+            workers=2,
+            deterministic=True,
+            plots=False,
+            pretrained=True,
+            **asdict(recipe),
+        )
+    (run_dir / "weights" / "done").touch()
+    return last

@@ -1,0 +1,72 @@
+"""``polypdet detect`` as a user runs it: real files, bad files mixed in, JSON out."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def polypdet(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "polypdet", *args], capture_output=True, text=True, timeout=300)
+
+
+def test_json_per_image_in_the_seed_format(data: Path) -> None:
+    image = data / "kvasir-seg/images/cju0qkwl35piu0993l0dewei2.jpg"
+    done = polypdet("detect", str(image), "--json", "--backend", "onnxruntime")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.strip().splitlines()
+    assert len(lines) == 1
+    result = json.loads(lines[0])
+    assert result["image"] == str(image)
+    assert result["processed_at"].endswith("Z") and result["model_version"].startswith("polyp-yolov8n@")
+    assert (result["image_width"], result["image_height"]) == (622, 529)
+    box = result["detections"][0]
+    assert set(box) == {"bbox", "confidence", "class"} and box["class"] == "polyp"
+    x1, y1, x2, y2 = box["bbox"]
+    assert x1 < x2 and y1 < y2
+
+
+def test_bad_files_get_one_line_each_and_the_batch_goes_on(data: Path, tmp_path: Path) -> None:
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    (tmp_path / "notes.jpg").write_text("not an image")
+    good = data / "cvc-clinicdb/images/val/450.png"
+    truncated = tmp_path / "cut.jpg"
+    truncated.write_bytes((data / "kvasir-seg/images/cju0qkwl35piu0993l0dewei2.jpg").read_bytes()[:3000])
+    done = polypdet(
+        "detect",
+        str(tmp_path / "empty.jpg"),
+        str(tmp_path / "notes.jpg"),
+        str(tmp_path / "missing.png"),
+        str(truncated),
+        str(good),
+        "--json",
+        "--save",
+        str(tmp_path / "out"),
+    )
+    assert done.returncode == 1
+    errors = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(errors) == 5, done.stderr  # four files, one summary
+    assert "Traceback" not in done.stderr
+    assert any("empty.jpg: empty file" in e for e in errors)
+    assert any("missing.png: no such file" in e for e in errors)
+    assert any("cut.jpg: corrupt or truncated" in e for e in errors)
+    assert json.loads(done.stdout)["image"] == str(good)
+    assert (tmp_path / "out" / "450.jpg").stat().st_size > 0
+
+
+def test_folders_and_globs(data: Path) -> None:
+    folder = data / "cvc-clinicdb/images/val"
+    done = polypdet("detect", str(folder / "43*.png"), "--json")
+    assert done.returncode == 0, done.stderr
+    assert len(done.stdout.splitlines()) == len(list(folder.glob("43*.png")))
+
+
+@pytest.mark.parametrize("args", [["--conf", "2"], ["--model", "/nowhere/model.onnx"]])
+def test_bad_options_are_one_line_errors(args: list[str], data: Path) -> None:
+    done = polypdet("detect", str(data / "cvc-clinicdb/images/val/450.png"), *args)
+    assert done.returncode == 2
+    assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr

@@ -1,0 +1,71 @@
+"""The shipped model on images it never trained on, measured by ``polypdet eval`` as a user would."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from polypdet.engine.models import resolve_model
+from polypdet.train.prepare import prepare_data
+
+
+@pytest.fixture(scope="module")
+def holdout(data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return prepare_data(data, tmp_path_factory.mktemp("prepared")).data_yaml.parent / "holdout"
+
+
+def _eval(target: Path, *extra: str) -> dict[str, float]:
+    done = subprocess.run(
+        [sys.executable, "-m", "polypdet", "eval", "--data", str(target), "--json", *extra],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_kvasir_holdout_reaches_the_card_figures(holdout: Path) -> None:
+    got = _eval(holdout / "kvasir")
+    card = resolve_model().card["metrics"]["kvasir_holdout"]
+    assert got["images"] == 120 and got["instances"] >= 120
+    assert got["map50"] >= card["map50"] - 0.01 and got["map50_95"] >= card["map50_95"] - 0.01
+
+
+def test_other_hospital_holdout(holdout: Path) -> None:
+    got = _eval(holdout / "clinicdb")
+    assert got["images"] == 75
+    assert got["map50"] >= 0.75  # the goal for hospitals the model never trained on
+
+
+def test_eval_reads_kvasir_layout_and_plots(data: Path, tmp_path: Path) -> None:
+    subset = tmp_path / "kv"
+    for sub in ("images", "masks"):
+        (subset / sub).mkdir(parents=True)
+    for image in sorted((data / "kvasir-seg/images").glob("*.jpg"))[:6]:
+        (subset / "images" / image.name).symlink_to(image)
+        (subset / "masks" / image.name).symlink_to(data / "kvasir-seg/masks" / image.name)
+    got = _eval(subset, "--plots", str(tmp_path / "plots"))
+    assert got["images"] == 6 and set(got) >= {"map50", "map50_95", "precision", "recall", "f1", "instances"}
+    assert (tmp_path / "plots" / "pr_curve.png").stat().st_size > 0
+    assert len(list((tmp_path / "plots").glob("example_*.png"))) == 6
+
+
+def test_eval_on_a_missing_folder_is_a_clear_error(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "polypdet", "eval", "--data", str(tmp_path)], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 2 and "expected a data.yaml" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_model_card_describes_the_shipped_model() -> None:
+    info = resolve_model()
+    from polypdet.engine.models import sha256_of
+
+    assert sha256_of(info.onnx_path) == info.sha256
+    for key in ("training", "metrics", "input_size", "classes"):
+        assert key in info.card

@@ -1,0 +1,96 @@
+"""The shipped model through the engine, on real images and awkward encodings of them."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from polypdet.engine.detector import Detector, DetectParams
+from polypdet.engine.postprocess import box_iou
+from polypdet.io.images import decode_image
+
+
+def _encode(array: np.ndarray, mode: str | None = None, fmt: str = "PNG") -> bytes:
+    image = Image.fromarray(array)
+    if mode:
+        image = image.convert(mode)
+    buffer = io.BytesIO()
+    image.save(buffer, fmt)
+    return buffer.getvalue()
+
+
+def test_finds_the_polyp(detector: Detector, polyp_image: np.ndarray, data: Path) -> None:
+    found = detector.detect(polyp_image)
+    truth = np.array([[38, 5, 430, 338]], np.float32)  # bbox/cju0qkwl35piu0993l0dewei2.csv
+    assert len(found) >= 1
+    assert float(box_iou(truth[0], found.xyxy).max()) > 0.7
+    assert detector.model_version.startswith("polyp-yolov8n@")
+
+
+def test_boxes_are_inside_the_image(detector: Detector, polyp_image: np.ndarray) -> None:
+    found = detector.detect(polyp_image, DetectParams(conf=0.01, max_det=300))
+    h, w = polyp_image.shape[:2]
+    assert len(found) > 0
+    assert (found.xyxy[:, [0, 2]] <= w).all() and (found.xyxy[:, [1, 3]] <= h).all() and (found.xyxy >= 0).all()
+    assert (found.xyxy[:, 2] > found.xyxy[:, 0]).all() and (found.xyxy[:, 3] > found.xyxy[:, 1]).all()
+
+
+def test_max_det_and_conf_are_respected(detector: Detector, polyp_image: np.ndarray) -> None:
+    many = detector.detect(polyp_image, DetectParams(conf=0.001, max_det=3))
+    assert len(many) <= 3
+    assert len(detector.detect(polyp_image, DetectParams(conf=0.999))) == 0
+
+
+def test_batch_equals_single(detector: Detector, polyp_image: np.ndarray) -> None:
+    images = [polyp_image, np.ascontiguousarray(polyp_image[:, ::-1]), polyp_image[:200, :300].copy()]
+    batch = detector.detect_batch(images)
+    for image, got in zip(images, batch, strict=True):
+        single = detector.detect(image)
+        np.testing.assert_allclose(got.xyxy, single.xyxy, atol=1e-3)
+
+
+def test_openvino_and_onnxruntime_agree(detector: Detector, polyp_image: np.ndarray) -> None:
+    pytest.importorskip("openvino")
+    ov = Detector(backend="openvino", precision="f32").detect(polyp_image)
+    ort = detector.detect(polyp_image)
+    assert len(ov) == len(ort)
+    np.testing.assert_allclose(ov.xyxy, ort.xyxy, atol=0.5)
+    np.testing.assert_allclose(ov.confidence, ort.confidence, atol=0.01)
+
+
+def test_image_with_no_polyp_gives_empty(detector: Detector) -> None:
+    assert len(detector.detect(np.full((240, 320, 3), 114, np.uint8))) == 0
+
+
+@pytest.mark.parametrize("mode", ["L", "RGBA", "CMYK"])
+def test_other_encodings_still_find_it(detector: Detector, polyp_image: np.ndarray, mode: str) -> None:
+    fmt = "JPEG" if mode == "CMYK" else "PNG"
+    image = decode_image(_encode(polyp_image, mode, fmt))
+    found = detector.detect(image)
+    assert image.shape == polyp_image.shape
+    reference = detector.detect(polyp_image)
+    assert len(found) >= 1 and float(box_iou(reference.xyxy[0], found.xyxy).max()) > 0.8
+
+
+def test_16_bit_input(detector: Detector, polyp_image: np.ndarray) -> None:
+    gray16 = (np.asarray(Image.fromarray(polyp_image).convert("L"), np.uint16) * 257).astype(np.uint16)
+    image = decode_image(_encode(gray16))
+    eight = decode_image(_encode(np.asarray(Image.fromarray(polyp_image).convert("L"))))
+    np.testing.assert_array_equal(image, eight)
+    assert len(detector.detect(image)) >= 1
+
+
+def test_exif_rotated_photo_gives_rotated_boxes(detector: Detector, polyp_image: np.ndarray) -> None:
+    stored = np.ascontiguousarray(np.rot90(polyp_image, k=1))  # what a camera stores before EXIF says "rotate"
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    buffer = io.BytesIO()
+    Image.fromarray(stored).save(buffer, "JPEG", exif=exif, quality=95)
+    upright = decode_image(buffer.getvalue())
+    assert upright.shape == polyp_image.shape
+    got, want = detector.detect(upright), detector.detect(polyp_image)
+    assert float(box_iou(want.xyxy[0], got.xyxy).max()) > 0.85

@@ -1,0 +1,61 @@
+"""The engine gives the boxes ultralytics gives with the same weights (needs the train extra)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("ultralytics", reason="parity needs the train extra (torch + ultralytics)")
+
+from polypdet.detections import Detections
+from polypdet.engine.detector import Detector, DetectParams
+from polypdet.engine.models import resolve_model
+from polypdet.io.images import read_image
+from polypdet.train.export import onnx_from_checkpoint, parity, ultralytics_detections
+from polypdet.train.pretrained import build_coco_checkpoint
+
+pytestmark = pytest.mark.train
+
+
+@pytest.fixture(scope="module")
+def images(data: Path) -> list[np.ndarray]:
+    """Non-square images of three sizes from three sources."""
+    paths = [
+        *sorted((data / "kvasir-seg/images").glob("*.jpg"))[:4],
+        *sorted((data / "cvc-clinicdb/images/val").glob("*.png"))[:3],
+        *sorted((data / "frames-unlabeled").glob("*.jpg"))[:3],
+    ]
+    return [read_image(p) for p in paths]
+
+
+@pytest.fixture(scope="module")
+def coco_checkpoint(data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_coco_checkpoint(data / "weights/coco-yolov8n-int8.onnx", tmp_path_factory.mktemp("w") / "coco.pt")
+
+
+@pytest.mark.parametrize("imgsz", [320, 640])
+def test_rebuilt_coco_yolov8n(coco_checkpoint: Path, images: list[np.ndarray], imgsz: int) -> None:
+    """A COCO model sees little in endoscopy: compare every box scoring 0.1 or more."""
+    source = ultralytics_detections(coco_checkpoint, images, imgsz, conf=0.05)
+    engine = Detector(resolve_model(onnx_from_checkpoint(coco_checkpoint, imgsz)), backend="onnxruntime")
+    _assert_same(source, engine.detect_batch(images, DetectParams(conf=0.05)), min_conf=0.1)
+
+
+def test_real_ultralytics_checkpoint(data: Path, images: list[np.ndarray]) -> None:
+    """A real ultralytics YOLOv9t checkpoint, loaded by path: exported to ONNX on first use."""
+    checkpoint = data / "weights/yolov9t-one-class-ball.pt"
+    info = resolve_model(checkpoint)
+    assert info.class_names == ("ball",)
+    source = ultralytics_detections(checkpoint, images, info.input_size, conf=0.005)
+    ours = Detector(info, backend="onnxruntime").detect_batch(images, DetectParams(conf=0.005))
+    _assert_same(source, ours, min_conf=0.01)
+
+
+def _assert_same(source: list[Detections], ours: list[Detections], min_conf: float) -> None:
+    # Same letterbox (padded to a multiple of 32), same decoding: the same boxes to float precision.
+    report = parity(source, ours, min_conf)
+    assert report.compared > 0, "nothing to compare"
+    assert report.min_iou > 0.999, report
+    assert report.max_conf_diff < 1e-3, report

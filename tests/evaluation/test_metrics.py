@@ -1,0 +1,30 @@
+import numpy as np
+import pytest
+
+from polypdet.detections import Detections
+from polypdet.evaluation.metrics import evaluate
+
+
+def test_perfect_predictions() -> None:
+    truths = [np.array([[10, 10, 110, 110]], np.float32), np.array([[50, 50, 150, 100]], np.float32)]
+    preds = [Detections(xyxy=t, confidence=[0.9]) for t in truths]
+    result, curves = evaluate(truths, preds, conf=0.25)
+    assert result.map50 == pytest.approx(1.0) and result.map50_95 == pytest.approx(1.0)
+    assert (result.precision, result.recall, result.f1) == (1.0, 1.0, 1.0)
+    assert curves is not None and curves.precision.max() == pytest.approx(1.0)
+
+
+def test_hand_counted_precision_recall() -> None:
+    truths = [np.array([[0, 0, 100, 100]], np.float32), np.array([[0, 0, 50, 50], [60, 60, 100, 100]], np.float32)]
+    preds = [
+        Detections(xyxy=[[0, 0, 100, 100], [200, 200, 220, 220]], confidence=[0.9, 0.6]),  # TP + FP
+        Detections(xyxy=[[0, 0, 50, 50], [60, 60, 100, 100]], confidence=[0.8, 0.1]),  # TP; 2nd below conf
+    ]
+    result, _ = evaluate(truths, preds, conf=0.25)
+    assert result.precision == pytest.approx(2 / 3) and result.recall == pytest.approx(2 / 3)
+    assert result.instances == 3 and result.images == 2
+
+
+def test_no_predictions_at_all() -> None:
+    result, curves = evaluate([np.array([[0, 0, 10, 10]], np.float32)], [Detections.empty()], conf=0.25)
+    assert result.map50 == 0.0 and result.recall == 0.0 and curves is None
