@@ -9,9 +9,14 @@ import argparse
 import sys
 from dataclasses import asdict, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import yaml
 
 from polypdet.cli.prepare import default_data_root, default_prepared
+
+if TYPE_CHECKING:
+    from polypdet.engine.models import ModelInfo
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -67,7 +72,29 @@ def run(args: argparse.Namespace) -> int:
             "command": "polypdet " + " ".join(sys.argv[2:]) if len(sys.argv) > 1 else "polypdet train",
         },
     }
-    info = install_model(onnx, args.models_dir or models_dir(), card)
+    root = args.models_dir or models_dir()
+    info = install_model(onnx, root, card)
+    card["metrics"] = holdout_metrics(info, prepared.data_yaml.parent / "holdout")
+    info = install_model(info.onnx_path, root, card)
     print(f"installed {info.model_version} at {info.onnx_path.parent}")
-    print("measure it: polypdet eval --data", prepared.data_yaml.parent / "holdout/kvasir", "--model", info.name)
+    print(yaml.safe_dump({"metrics": card["metrics"]}, sort_keys=False))
     return 0
+
+
+def holdout_metrics(info: ModelInfo, holdout: Path) -> dict[str, Any]:
+    """Score the installed model on each held-out set, on both backends (OpenVINO in fp32 and bf16)."""
+    from polypdet.engine.detector import Detector
+    from polypdet.evaluation.run import evaluate_detector
+    from polypdet.io.datasets import load_dataset
+
+    metrics: dict[str, Any] = {"conf": 0.25, "evaluated_with": "polypdet eval (pycocotools COCO mAP)"}
+    for name in sorted(p.name for p in holdout.iterdir()):
+        items = load_dataset(holdout / name)
+        result, _, _ = evaluate_detector(Detector(info, backend="onnxruntime"), items, 0.25)
+        metrics[f"{name}_holdout"] = result.to_json()
+        bf16, _, _ = evaluate_detector(Detector(info, backend="openvino", precision="bf16"), items, 0.25)
+        metrics[f"{name}_holdout"]["openvino_bf16"] = {
+            "map50": round(bf16.map50, 4),
+            "map50_95": round(bf16.map50_95, 4),
+        }
+    return metrics

@@ -21,8 +21,8 @@ from PIL import Image
 
 from polypdet.io.datasets import LabeledImage, image_files, load_dataset, load_yolo_images
 
-KVASIR_HOLDOUT = 120
-"""Kvasir-SEG images held out: the size of its official test split (880/120)."""
+KVASIR_HOLDOUT_FRACTION = 120 / 880
+"""Share of Kvasir-SEG held out: 120 of the 880 here, the size of its official test split."""
 SPLIT_SEED = 20251114
 
 
@@ -33,11 +33,11 @@ class PreparedData:
     holdout: dict[str, int]
 
 
-def kvasir_holdout_stems(stems: Iterable[str], count: int = KVASIR_HOLDOUT, seed: int = SPLIT_SEED) -> set[str]:
+def kvasir_holdout_stems(stems: Iterable[str], seed: int = SPLIT_SEED) -> set[str]:
     """The reproducible held-out subset: a seeded shuffle of the sorted names."""
     ordered = sorted(stems)
     random.Random(seed).shuffle(ordered)
-    return set(ordered[:count])
+    return set(ordered[: round(len(ordered) * KVASIR_HOLDOUT_FRACTION)])
 
 
 def _yolo_lines(boxes: np.ndarray, width: int, height: int) -> str:

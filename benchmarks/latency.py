@@ -1,0 +1,204 @@
+#!/usr/bin/env python3
+"""Single-image end-to-end latency (file -> boxes) and peak RSS: polypdet against its baselines.
+
+Every contestant runs in its own process on the same images, the same weights and 2 threads:
+
+- ``ultralytics``: ``YOLO(pt).predict`` (needs the train extra), the seed system's way;
+- ``onnxruntime-plain``: a plain script — cv2.imread, square letterbox, ``session.run``, numpy NMS;
+- ``polypdet-*``: ``read_image`` + ``Detector.detect`` on each backend.
+
+Run: ``.venv/bin/python benchmarks/latency.py [--images 60] [--repeats 3]``; writes
+``benchmarks/results/latency.json``. Figures are ratios to ultralytics from the same run (this machine is shared).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get("POLYPDET_DATA", REPO.parent / "shared" / "data"))
+RUN_PT = Path.home() / ".cache/polypdet/runs/polyp-v1/weights/last.pt"
+CONTESTANTS = [
+    "ultralytics",
+    "onnxruntime-plain",
+    "polypdet-onnxruntime",
+    "polypdet-openvino-f32",
+    "polypdet-openvino-bf16",
+]
+
+
+def _images(count: int) -> list[Path]:
+    folders = [DATA / "kvasir-seg/images", DATA / "cvc-clinicdb/images/val", DATA / "frames-unlabeled"]
+    pools = [sorted(p for p in f.iterdir() if p.suffix in {".jpg", ".png"}) for f in folders]
+    picked: list[Path] = []
+    while len(picked) < count and any(pools):
+        for pool in pools:
+            if pool and len(picked) < count:
+                picked.append(pool.pop(0))
+    return picked
+
+
+def _plain_onnxruntime(onnx: Path, imgsz: int, threads: int):  # type: ignore[no-untyped-def]
+    import cv2
+    import numpy as np
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    session = ort.InferenceSession(str(onnx), options, providers=["CPUExecutionProvider"])
+    name = session.get_inputs()[0].name
+
+    def run(path: Path):  # type: ignore[no-untyped-def]
+        image = cv2.imread(str(path))
+        h, w = image.shape[:2]
+        r = min(imgsz / h, imgsz / w)
+        nw, nh = round(w * r), round(h * r)
+        canvas = np.full((imgsz, imgsz, 3), 114, np.uint8)
+        top, left = (imgsz - nh) // 2, (imgsz - nw) // 2
+        canvas[top : top + nh, left : left + nw] = cv2.resize(image, (nw, nh))
+        x = canvas[..., ::-1].transpose(2, 0, 1)[None].astype(np.float32) / 255
+        out = session.run(None, {name: x})[0][0]
+        scores = out[4:].max(0)
+        keep = scores > 0.25
+        boxes = out[:4, keep].T
+        xyxy = np.concatenate([boxes[:, :2] - boxes[:, 2:] / 2, boxes[:, :2] + boxes[:, 2:] / 2], 1)
+        idx = cv2.dnn.NMSBoxes(xyxy.tolist(), scores[keep].tolist(), 0.25, 0.7)
+        return (xyxy[idx] - [left, top, left, top]) / r
+
+    return run
+
+
+def _contestant(name: str, pt: Path, onnx: Path, imgsz: int, threads: int):  # type: ignore[no-untyped-def]
+    if name == "ultralytics":
+        from polypdet.train.torch_compat import prepare_ultralytics
+
+        prepare_ultralytics(threads)
+        from ultralytics import YOLO
+
+        model = YOLO(str(pt))
+        return lambda path: model.predict(str(path), imgsz=imgsz, conf=0.25, max_det=50, verbose=False)[0].boxes
+    if name == "onnxruntime-plain":
+        return _plain_onnxruntime(onnx, imgsz, threads)
+    from polypdet.engine.detector import Detector
+    from polypdet.engine.models import resolve_model
+    from polypdet.io.images import read_image
+
+    backend, _, precision = name.removeprefix("polypdet-").partition("-")
+    detector = Detector(
+        resolve_model(onnx), backend=backend, threads=threads, precision=precision or "f32", imgsz=imgsz
+    )  # type: ignore[arg-type]
+    return lambda path: detector.detect(read_image(path))
+
+
+def measure(name: str, pt: Path, onnx: Path, imgsz: int, threads: int, images: list[Path], repeats: int) -> dict:
+    """Runs inside the child process."""
+    start = time.perf_counter()
+    run = _contestant(name, pt, onnx, imgsz, threads)
+    load_s = time.perf_counter() - start
+    for path in images[:5]:
+        run(path)
+    times = []
+    for _ in range(repeats):
+        for path in images:
+            t0 = time.perf_counter()
+            run(path)
+            times.append((time.perf_counter() - t0) * 1000)
+    times.sort()
+    return {
+        "median_ms": round(statistics.median(times), 2),
+        "p95_ms": round(times[int(len(times) * 0.95) - 1], 2),
+        "mean_ms": round(statistics.fmean(times), 2),
+        "load_s": round(load_s, 2),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "torch_imported": "torch" in sys.modules,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--pt", type=Path, default=None, help="ultralytics weights (default: the training run's)")
+    parser.add_argument("--images", type=int, default=60)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--only", nargs="*", default=CONTESTANTS)
+    parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, default=REPO / "benchmarks/results/latency.json")
+    args = parser.parse_args()
+
+    from polypdet.engine.models import resolve_model
+
+    shipped = resolve_model()
+    pt = args.pt or RUN_PT
+    if not pt.exists():  # no training run here: compare on the COCO YOLOv8n pair instead (same architecture)
+        from polypdet.train.pretrained import build_coco_checkpoint
+
+        pt = build_coco_checkpoint(DATA / "weights/coco-yolov8n-int8.onnx", Path.home() / ".cache/polypdet/coco.pt")
+    from polypdet.train.export import onnx_from_checkpoint
+
+    onnx = shipped.onnx_path if pt == RUN_PT else onnx_from_checkpoint(pt, shipped.input_size)
+    images = _images(args.images)
+    if args.child:
+        print(json.dumps(measure(args.child, pt, onnx, shipped.input_size, args.threads, images, args.repeats)))
+        return 0
+    results = {}
+    for name in args.only:
+        cmd = [
+            sys.executable,
+            __file__,
+            "--child",
+            name,
+            "--pt",
+            str(pt),
+            "--images",
+            str(args.images),
+            "--repeats",
+            str(args.repeats),
+            "--threads",
+            str(args.threads),
+        ]
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        if done.returncode:
+            results[name] = {"error": done.stderr.strip().splitlines()[-1] if done.stderr else "failed"}
+        else:
+            results[name] = json.loads(done.stdout.strip().splitlines()[-1])
+        print(name, results[name], file=sys.stderr)
+    base = results.get("ultralytics", {}).get("median_ms")
+    for r in results.values():
+        if base and "median_ms" in r:
+            r["ratio_to_ultralytics"] = round(r["median_ms"] / base, 3)
+    report = {
+        "what": "single image, file -> boxes, median over images x repeats",
+        "weights": str(pt),
+        "onnx": str(onnx),
+        "imgsz": shipped.input_size,
+        "threads": args.threads,
+        "images": len(images),
+        "repeats": args.repeats,
+        "machine": platform.processor() or platform.machine(),
+        "cpus": os.cpu_count(),
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+        "results": results,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    print("| contestant | median ms | p95 ms | vs ultralytics | peak RSS MB |")
+    print("|---|---|---|---|---|")
+    for name, r in results.items():
+        print(
+            f"| {name} | {r.get('median_ms')} | {r.get('p95_ms')} | {r.get('ratio_to_ultralytics')} | "
+            f"{r.get('peak_rss_mb')} |"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

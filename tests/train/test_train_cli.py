@@ -1,0 +1,75 @@
+"""``polypdet train`` end to end on a tiny copy of the data layout: prepare, fine-tune, export, score, install."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+pytest.importorskip("ultralytics", reason="training needs the train extra (torch + ultralytics)")
+pytestmark = pytest.mark.train
+
+
+def _tiny_source(data: Path, root: Path) -> Path:
+    kvasir = sorted((data / "kvasir-seg/images").glob("*.jpg"))[:14]
+    for sub in ("images", "bbox"):
+        (root / "kvasir-seg" / sub).mkdir(parents=True)
+    for image in kvasir:
+        (root / "kvasir-seg/images" / image.name).symlink_to(image)
+        (root / "kvasir-seg/bbox" / f"{image.stem}.csv").symlink_to(data / "kvasir-seg/bbox" / f"{image.stem}.csv")
+    for split, names in (("train", ["1", "2", "3", "4"]), ("val", ["450", "451"])):
+        for sub, suffix in (("images", ".png"), ("labels", ".txt")):
+            folder = root / "cvc-clinicdb" / sub / split
+            folder.mkdir(parents=True)
+            for name in names:
+                (folder / f"{name}{suffix}").symlink_to(data / "cvc-clinicdb" / sub / split / f"{name}{suffix}")
+    (root / "weights").mkdir()
+    (root / "weights/coco-yolov8n-int8.onnx").symlink_to(data / "weights/coco-yolov8n-int8.onnx")
+    return root
+
+
+def test_train_installs_a_model_with_its_card(data: Path, tmp_path: Path) -> None:
+    source = _tiny_source(data, tmp_path / "source")
+    args = [
+        "--source",
+        str(source),
+        "--prepared",
+        str(tmp_path / "prepared"),
+        "--run-dir",
+        str(tmp_path / "runs/r"),
+        "--models-dir",
+        str(tmp_path / "models"),
+        "--name",
+        "tiny",
+        "--version",
+        "0.0.1",
+        "--epochs",
+        "1",
+        "--imgsz",
+        "64",
+        "--batch",
+        "4",
+    ]
+    done = subprocess.run(
+        [sys.executable, "-m", "polypdet", "train", *args], capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    card = yaml.safe_load((tmp_path / "models/tiny/card.yaml").read_text())
+    assert card["version"] == "0.0.1" and card["input_size"] == 64 and card["training"]["recipe"]["epochs"] == 1
+    assert card["training"]["data"]["held_out"] == {"kvasir": 2, "clinicdb": 2}
+    assert set(card["metrics"]) >= {"kvasir_holdout", "clinicdb_holdout"}
+    listed = subprocess.run(
+        [sys.executable, "-m", "polypdet", "models"],
+        capture_output=True,
+        text=True,
+        env={"POLYPDET_MODELS_DIR": str(tmp_path / "models"), "PATH": "/usr/bin"},
+    )
+    assert "tiny@0.0.1" in listed.stdout
+    # a second run over a finished run dir trains nothing more and reinstalls the same weights
+    again = subprocess.run(
+        [sys.executable, "-m", "polypdet", "train", *args], capture_output=True, text=True, timeout=600
+    )
+    assert again.returncode == 0, again.stderr[-3000:]
