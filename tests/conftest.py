@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -38,3 +39,33 @@ def polyp_image(data: Path) -> np.ndarray:
     from polypdet.io.images import read_image
 
     return read_image(data / "kvasir-seg" / "images" / "cju0qkwl35piu0993l0dewei2.jpg")
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A throwaway PostgreSQL database on 127.0.0.1:5432 for this test session, dropped at the end."""
+    import uuid
+
+    psycopg = pytest.importorskip("psycopg")
+    admin = os.environ.get("POLYPDET_TEST_PG", "postgresql://root@127.0.0.1:5432/postgres")
+    name = f"polypdet_test_{uuid.uuid4().hex[:12]}"
+    try:
+        with psycopg.connect(admin, autocommit=True, connect_timeout=3) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.OperationalError as error:
+        pytest.skip(f"PostgreSQL not reachable at {admin}: {error}")
+    yield admin.rsplit("/", 1)[0] + f"/{name}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The Redis on 127.0.0.1:6379, database 15 (tests use their own key prefixes too)."""
+    redis = pytest.importorskip("redis")
+    url = os.environ.get("POLYPDET_TEST_REDIS", "redis://127.0.0.1:6379/15")
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except redis.RedisError as error:
+        pytest.skip(f"Redis not reachable at {url}: {error}")
+    return url

@@ -4,13 +4,23 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
+# Container secrets (compose `secrets:`, Kubernetes secret volumes): one file per setting, e.g. /run/secrets/database_url.
+SECRETS_DIR = Path("/run/secrets")
+
+
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", protected_namespaces=())
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        extra="ignore",
+        protected_namespaces=(),
+        secrets_dir=SECRETS_DIR if SECRETS_DIR.is_dir() else None,
+    )
 
     model_path: str | None = Field(default=None, description="model folder, name, .onnx or .pt")
     confidence_threshold: float = Field(default=0.25, ge=0.0, le=1.0)
@@ -21,6 +31,56 @@ class Settings(BaseSettings):
     max_upload_mb: float = Field(default=20.0, gt=0)
     backend: str = "auto"
     threads: int | None = None
+    # Service (polypdet serve): batching, timeouts, cache, logs.
+    batch_max_size: int = Field(default=8, ge=1, le=64, description="images per inference batch")
+    batch_max_delay_ms: float = Field(default=2.0, ge=0, le=100, description="wait for more requests to batch")
+    queue_max: int = Field(default=64, ge=1, description="requests waiting for inference before 503")
+    request_timeout_s: float = Field(default=10.0, gt=0, description="per-request limit before 503")
+    cache_size: int = Field(default=1024, ge=0, description="in-process LRU entries (0 disables)")
+    cache_ttl_s: int = Field(default=3600, ge=1, description="Redis entry lifetime")
+    cache_prefix: str = Field(default="polypdet:result:", description="Redis key prefix")
+    log_level: str = "INFO"
+    log_json: bool = True
+    # Edge (Raspberry Pi, small boxes): onnxruntime on one thread, no batching, a small cache.
+    low_memory: bool = Field(default=False, description="LOW_MEMORY=1: smallest footprint, see _apply_low_memory")
+    # Security (polypdet.security): refused when insecure, see polypdet.security.policy.
+    environment: Literal["development", "production"] = "development"
+    auth_enabled: bool = Field(default=True, description="development only: false lets anonymous callers in")
+    master_key: SecretStr | None = Field(default=None, description="base64 AES-256 key wrapping the data keys")
+    master_key_previous: SecretStr | None = Field(default=None, description="old master keys during a rotation")
+    master_key_file: Path | None = Field(default=None, description="JSON keyring (default: POLYPDET_HOME/keys)")
+    jwt_secret: SecretStr | None = None
+    jwt_secret_file: Path | None = None
+    pseudonym_key: SecretStr | None = Field(default=None, description="HMAC key of pseudonymous patient IDs")
+    pseudonym_key_file: Path | None = None
+    jwt_issuer: str = "polypdet"
+    jwt_audience: str = "polypdet-api"
+    access_token_ttl_s: int = Field(default=600, ge=30, le=3600)
+    session_idle_timeout_s: int = Field(default=900, ge=60, description="automatic logoff after inactivity")
+    session_max_age_s: int = Field(default=43200, ge=300)
+    login_max_failures: int = Field(default=5, ge=1, description="failed logins before a lock-out")
+    login_lockout_s: int = Field(default=900, ge=1)
+    rate_limit: str = Field(default="600/minute", description="per API key and per client IP")
+    allowed_networks: str = Field(default="", description="comma-separated CIDRs; empty allows every address")
+    trusted_proxies: str = Field(default="", description="CIDRs whose X-Forwarded-For is believed")
+    hsts_max_age_s: int = Field(default=31536000, ge=0)
+
+    @model_validator(mode="after")
+    def _apply_low_memory(self) -> Settings:
+        if self.low_memory:
+            self.backend, self.threads = "onnxruntime", 1
+            self.batch_max_size, self.batch_max_delay_ms = 1, 0.0
+            self.queue_max, self.cache_size = min(self.queue_max, 16), min(self.cache_size, 64)
+        return self
+
+    @model_validator(mode="after")
+    def _refuse_insecure(self) -> Settings:
+        from polypdet.security.policy import settings_problems
+
+        problems = settings_problems(self)
+        if problems:
+            raise ValueError("insecure configuration: " + "; ".join(problems))
+        return self
 
     @property
     def max_upload_bytes(self) -> int:

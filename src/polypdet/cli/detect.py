@@ -1,4 +1,8 @@
-"""``polypdet detect PATH...``: boxes for images, as JSON lines or a summary, optionally drawn."""
+"""``polypdet detect PATH...``: boxes for images and DICOM files, as JSON lines or a summary, optionally drawn.
+
+A DICOM file (``.dcm``, or any file with the DICM header) gives one result per frame; ``--dicom-out`` writes
+a DICOM SR per instance (and a burned-in Secondary Capture with ``--dicom-sc``).
+"""
 
 from __future__ import annotations
 
@@ -7,17 +11,27 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from polypdet.cli.common import add_model_arguments, expand_inputs, load_detector
 from polypdet.io.datasets import IMAGE_SUFFIXES
 
+if TYPE_CHECKING:
+    from polypdet.detections import Detections
+    from polypdet.io.dicom import DicomImage
+    from polypdet.io.images import RGBImage
+
+DICOM_SUFFIXES = frozenset({".dcm", ".dicom"})
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("paths", nargs="+", metavar="PATH", help="image files, folders or globs")
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="image or DICOM files, folders or globs")
     add_model_arguments(parser)
     parser.add_argument("--max-det", type=int, default=50, help="most boxes per image (default 50)")
     parser.add_argument("--save", type=Path, default=None, metavar="DIR", help="write annotated images here")
     parser.add_argument("--json", action="store_true", help="print one JSON object per image")
+    parser.add_argument("--dicom-out", type=Path, default=None, metavar="DIR", help="write a DICOM SR per instance")
+    parser.add_argument("--dicom-sc", action="store_true", help="with --dicom-out: also a burned-in Secondary Capture")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -26,35 +40,68 @@ def run(args: argparse.Namespace) -> int:
 
     from polypdet.engine.detector import DetectParams
     from polypdet.io.annotate import draw_detections
-    from polypdet.io.images import ImageDecodeError, read_image
+    from polypdet.io.images import ImageDecodeError
     from polypdet.result import DetectionResult
 
-    paths = expand_inputs(args.paths, IMAGE_SUFFIXES)
+    paths = expand_inputs(args.paths, IMAGE_SUFFIXES | DICOM_SUFFIXES)
     detector = load_detector(args)
     params = DetectParams(conf=args.conf, max_det=args.max_det)
-    if args.save:
-        args.save.mkdir(parents=True, exist_ok=True)
+    for folder in (args.save, args.dicom_out):
+        if folder:
+            folder.mkdir(parents=True, exist_ok=True)
     failed = 0
     show_progress = len(paths) > 1 and sys.stderr.isatty()
     for path in tqdm(paths, disable=not show_progress, unit="img", file=sys.stderr):
         try:
-            image = read_image(path)
+            frames, dicom = _read_frames(path)
         except ImageDecodeError as error:
             failed += 1
             print(f"polypdet detect: {path}: {error}", file=sys.stderr)
             continue
-        start = time.perf_counter()
-        detections = detector.detect(image, params)
-        elapsed = (time.perf_counter() - start) * 1000
-        result = DetectionResult(detections, detector.model_version, image.shape[1], image.shape[0], elapsed)
-        if args.json:
-            print(json.dumps({"image": str(path), **result.to_json()}), flush=True)
-        else:
-            confs = ", ".join(f"{d.confidence:.2f}" for d in detections)
-            print(f"{path}: {len(detections)} polyp(s){f' ({confs})' if confs else ''}")
-        if args.save:
-            drawn = draw_detections(image, detections)
-            cv2.imwrite(str(args.save / f"{path.stem}.jpg"), cv2.cvtColor(drawn, cv2.COLOR_RGB2BGR))
+        per_frame = []
+        for number, image in enumerate(frames, start=1):
+            start = time.perf_counter()
+            detections = detector.detect(image, params)
+            elapsed = (time.perf_counter() - start) * 1000
+            result = DetectionResult(detections, detector.model_version, image.shape[1], image.shape[0], elapsed)
+            per_frame.append(detections)
+            frame_tag = f"[frame {number}]" if len(frames) > 1 else ""
+            if args.json:
+                frame_field = {"frame": number} if len(frames) > 1 else {}
+                print(json.dumps({"image": str(path), **frame_field, **result.to_json()}), flush=True)
+            else:
+                confs = ", ".join(f"{d.confidence:.2f}" for d in detections)
+                print(f"{path}{frame_tag}: {len(detections)} polyp(s){f' ({confs})' if confs else ''}")
+            if args.save:
+                drawn = draw_detections(image, detections)
+                name = f"{path.stem}-{number:04d}.jpg" if len(frames) > 1 else f"{path.stem}.jpg"
+                cv2.imwrite(str(args.save / name), cv2.cvtColor(drawn, cv2.COLOR_RGB2BGR))
+        if args.dicom_out and dicom is not None:
+            _write_dicom_outputs(dicom, per_frame, detector.model_version, args.dicom_out, args.dicom_sc)
     if failed:
         print(f"polypdet detect: {failed} of {len(paths)} file(s) failed", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _read_frames(path: Path) -> tuple[list[RGBImage], DicomImage | None]:
+    """An image file as one frame, or a DICOM file (by suffix or DICM header) as all its frames."""
+    from polypdet.io.dicom import is_dicom, read_dicom
+    from polypdet.io.images import read_image
+
+    try:
+        with path.open("rb") as handle:
+            header = handle.read(132)
+    except OSError:
+        header = b""
+    if path.suffix.lower() in DICOM_SUFFIXES or is_dicom(header):
+        dicom = read_dicom(path)
+        return dicom.frames, dicom
+    return [read_image(path)], None
+
+
+def _write_dicom_outputs(dicom: DicomImage, frames: list[Detections], model_version: str, out: Path, sc: bool) -> None:
+    from polypdet.clinical.outputs import dicom_outputs
+
+    for dataset in dicom_outputs(dicom, frames, model_version, with_sc=sc):
+        kind = "sr" if dataset.Modality == "SR" else "sc"
+        dataset.save_as(out / f"{dicom.sop_instance_uid}.{kind}.dcm", enforce_file_format=True)

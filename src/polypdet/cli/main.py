@@ -15,6 +15,13 @@ COMMANDS = {
     "train": ("polypdet.cli.train", "train the polyp model and install it with its model card"),
     "export": ("polypdet.cli.export", "export a model to onnx/openvino/coreml/tflite/engine"),
     "serve": ("polypdet.cli.serve", "run the HTTP service"),
+    "keys": ("polypdet.cli.keys", "create, list and revoke API keys; rotate the master key"),
+    "users": ("polypdet.cli.users", "create, list and disable users; enrol TOTP"),
+    "audit": ("polypdet.cli.audit", "verify the audit trail's hash chain, or export it"),
+    "anonymize": ("polypdet.cli.anonymize", "de-identify DICOM files and strip image metadata"),
+    "pacs": ("polypdet.cli.pacs", "PACS integration: C-STORE listener sending DICOM SR results"),
+    "video": ("polypdet.cli.video", "annotate a video file: tracked boxes, per-frame CSV, polyp count"),
+    "stream": ("polypdet.cli.stream", "detect live on a camera, RTSP/HTTP stream or file, newest frame first"),
 }
 
 

@@ -1,0 +1,140 @@
+"""One detection request end to end: cache → decode → batch inference → store. Owned by the app."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from fastapi.concurrency import run_in_threadpool
+
+from polypdet.api.batching import InferenceBatcher, QueueFullError
+from polypdet.api.decoding import decode_upload
+from polypdet.api.errors import ApiError
+from polypdet.api.intake import Upload
+from polypdet.api.metrics import CACHE_LOOKUPS, REJECTED
+from polypdet.cache import ResultCache, cache_key
+from polypdet.cache.keys import content_hash
+from polypdet.config import Settings
+from polypdet.engine.detector import Detector, DetectParams
+from polypdet.engine.preprocess import LetterboxTransform
+from polypdet.store import ResultRecord, ResultStore, StoreError
+from polypdet.store.store import as_utc
+
+log = logging.getLogger(__name__)
+
+OUTCOME_KEYS = frozenset({"detections", "image_width", "image_height", "inference_ms"})
+HASH_IN_THREAD_BYTES = 1 << 20
+"""Hash bigger uploads off the event loop (SHA-256 runs at about 1 GB/s)."""
+
+
+def record_json(record: ResultRecord, cached: bool = False) -> dict[str, Any]:
+    """A stored result as the API shows it: the seed's object plus id, size, timing and provenance."""
+    created = as_utc(record.created_at).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return {
+        "id": record.id,
+        "detections": record.detections,
+        "processed_at": created,
+        "model_version": record.model_version,
+        "image_width": record.image_width,
+        "image_height": record.image_height,
+        "inference_ms": record.inference_ms,
+        "cached": cached,
+        "params": record.params,
+        "content_hash": record.content_hash,
+        "source": record.source,
+        "owner": record.owner,
+    }
+
+
+class DetectionService:
+    def __init__(self, settings: Settings, detector: Detector, store: ResultStore, cache: ResultCache) -> None:
+        self.settings = settings
+        self.detector = detector
+        self.store = store
+        self.cache = cache
+        self.batcher = InferenceBatcher(
+            detector, settings.batch_max_size, settings.batch_max_delay_ms / 1000, settings.queue_max
+        )
+        self._decoders = ThreadPoolExecutor(2, thread_name_prefix="decode")
+
+    def start(self) -> None:
+        self.batcher.start()
+
+    async def stop(self) -> None:
+        await self.batcher.stop()
+        self._decoders.shutdown(wait=False)
+        await self.cache.close()
+        self.store.close()
+
+    def params_for(self, conf: float | None, max_det: int | None) -> DetectParams:
+        return DetectParams(
+            conf=self.settings.confidence_threshold if conf is None else conf,
+            max_det=self.settings.max_detections if max_det is None else max_det,
+        )
+
+    def _prepare(self, upload: Upload) -> tuple[npt.NDArray[np.float32], LetterboxTransform, int, int]:
+        image = decode_upload(upload)
+        tensor, transform = self.detector.preprocess(image)
+        return tensor, transform, image.shape[1], image.shape[0]
+
+    async def _infer(self, upload: Upload, params: DetectParams) -> dict[str, Any]:
+        loop = asyncio.get_running_loop()
+        tensor, transform, width, height = await loop.run_in_executor(self._decoders, self._prepare, upload)
+        try:
+            detections, timing = await self.batcher.submit(tensor, transform, params, self.settings.request_timeout_s)
+        except QueueFullError:
+            REJECTED.labels("queue_full").inc()
+            raise ApiError(
+                503, "overloaded", "too many requests waiting; retry shortly", {"Retry-After": "1"}
+            ) from None
+        except TimeoutError:
+            REJECTED.labels("timeout").inc()
+            detail = f"no answer within {self.settings.request_timeout_s:g} s; retry shortly"
+            raise ApiError(503, "timeout", detail, {"Retry-After": "2"}) from None
+        return {
+            "detections": detections.to_json(),
+            "image_width": width,
+            "image_height": height,
+            "inference_ms": round(timing.inference_ms, 2),
+        }
+
+    async def detect(self, upload: Upload, owner: str) -> dict[str, Any]:
+        """Answer one upload and persist the result; returns the API response object."""
+        params = self.params_for(upload.conf, upload.max_det)
+        if len(upload.data) > HASH_IN_THREAD_BYTES:
+            digest = await run_in_threadpool(content_hash, upload.data)
+        else:
+            digest = content_hash(upload.data)
+        key = cache_key(digest, self.detector.model_version, params.conf, params.iou, params.max_det)
+        found = await self.cache.get(key)
+        if found is not None and not found.keys() >= OUTCOME_KEYS:
+            found = None
+        CACHE_LOOKUPS.labels(self.cache.name, "hit" if found else "miss").inc()
+        outcome = found or await self._infer(upload, params)
+        if not found:
+            await self.cache.set(key, outcome)
+        record = ResultRecord(
+            id=uuid.uuid4().hex,
+            created_at=datetime.now(UTC),
+            model_version=self.detector.model_version,
+            params={"conf": params.conf, "iou": params.iou, "max_det": params.max_det},
+            detections=outcome["detections"],
+            image_width=outcome["image_width"],
+            image_height=outcome["image_height"],
+            inference_ms=outcome["inference_ms"],
+            content_hash=digest,
+            source=upload.kind,
+            owner=owner,
+        )
+        try:
+            await run_in_threadpool(self.store.add, record)
+        except StoreError as error:
+            log.error("result not saved: %s", error)
+            raise ApiError(503, "store_unavailable", "the results store is unavailable", {"Retry-After": "5"}) from None
+        return record_json(record, cached=found is not None)

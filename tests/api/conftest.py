@@ -1,0 +1,60 @@
+"""Fixtures for the service: settings on a temporary SQLite file, a started app and real image bytes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from polypdet.api.app import create_app
+from polypdet.config import Settings
+
+KVASIR_IMAGE = "kvasir-seg/images/cju0qkwl35piu0993l0dewei2.jpg"
+CLINIC_PNG = "cvc-clinicdb/images/val/450.png"
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path) -> Callable[..., Settings]:
+    def make(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {"polypdet_home": tmp_path / "var", "redis_url": None, "log_json": False}
+        return Settings(**(values | overrides))
+
+    return make
+
+
+@pytest.fixture
+def make_client(make_settings: Callable[..., Settings], detector: Any) -> Iterator[Callable[..., TestClient]]:
+    """Start an app with the session's detector; extra keyword arguments go to Settings."""
+    clients: list[TestClient] = []
+
+    def make(app_hook: Callable[[FastAPI], None] | None = None, **overrides: Any) -> TestClient:
+        app = create_app(make_settings(**overrides), detector)
+        if app_hook:
+            app_hook(app)
+        client = TestClient(app)
+        client.__enter__()
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def client(make_client: Callable[..., TestClient]) -> TestClient:
+    return make_client()
+
+
+@pytest.fixture(scope="session")
+def jpeg_bytes(data: Path) -> bytes:
+    return (data / KVASIR_IMAGE).read_bytes()
+
+
+@pytest.fixture(scope="session")
+def png_bytes(data: Path) -> bytes:
+    return (data / CLINIC_PNG).read_bytes()

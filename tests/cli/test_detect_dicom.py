@@ -1,0 +1,43 @@
+"""``polypdet detect`` on DICOM files and folders, with ``--dicom-out`` writing the SR (and SC)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pydicom
+
+from dicom_samples import multi_frame, to_bytes, ybr_jpeg_baseline
+from polypdet.clinical.sr import read_polyps
+
+
+def polypdet(*args: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "polypdet", *args, "--backend", "onnxruntime"]
+    return subprocess.run(command, capture_output=True, text=True, timeout=300)
+
+
+def test_dicom_folder_gives_results_per_frame_and_srs(polyp_image: np.ndarray, tmp_path: Path) -> None:
+    study = tmp_path / "study"
+    study.mkdir()
+    single, multi = ybr_jpeg_baseline(polyp_image), multi_frame([polyp_image, polyp_image])
+    (study / "a.dcm").write_bytes(to_bytes(single))
+    (study / "b.dcm").write_bytes(to_bytes(multi))
+    (study / "broken.dcm").write_bytes(b"not dicom at all")
+    done = polypdet("detect", str(study), "--json", "--dicom-out", str(tmp_path / "out"), "--dicom-sc")
+    assert done.returncode == 1  # the broken file fails, the rest goes on
+    errors = [line for line in done.stderr.splitlines() if line.strip()]
+    assert any("broken.dcm: not a DICOM file" in e for e in errors) and "Traceback" not in done.stderr
+    results = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [(Path(r["image"]).name, r.get("frame")) for r in results] == [("a.dcm", None), ("b.dcm", 1), ("b.dcm", 2)]
+    assert results[1]["detections"] == results[2]["detections"] and results[0]["detections"]
+    sr = pydicom.dcmread(tmp_path / "out" / f"{single.SOPInstanceUID}.sr.dcm")
+    polyps = read_polyps(sr)
+    assert len(polyps) == len(results[0]["detections"])
+    np.testing.assert_allclose(polyps[0].bbox, results[0]["detections"][0]["bbox"], atol=0.01)
+    multi_polyps = read_polyps(pydicom.dcmread(tmp_path / "out" / f"{multi.SOPInstanceUID}.sr.dcm"))
+    assert {p.referenced_frame_numbers for p in multi_polyps} == {(1,), (2,)}
+    sc = pydicom.dcmread(tmp_path / "out" / f"{single.SOPInstanceUID}.sc.dcm")
+    assert sc.BurnedInAnnotation == "YES" and sc.StudyInstanceUID == single.StudyInstanceUID
