@@ -30,6 +30,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=Path.home() / ".cache/polypdet/runs/polyp-v1",
         help="checkpoints; an interrupted run here resumes",
     )
+    parser.add_argument(
+        "--init",
+        type=Path,
+        default=None,
+        help="start from this .pt (default: COCO YOLOv8n rebuilt from the shared int8 ONNX)",
+    )
     parser.add_argument("--name", default="polyp-yolov8n", help="installed model name")
     parser.add_argument("--version", dest="model_version", default="1.0.0", help="installed model version")
     parser.add_argument("--models-dir", type=Path, default=None, help="where to install (default models/)")
@@ -53,16 +59,27 @@ def run(args: argparse.Namespace) -> int:
     source = args.source or default_data_root()
     prepared = prepare_data(source, args.prepared or default_prepared())
     recipe = TrainRecipe(**{f.name: getattr(args, f.name) for f in fields(TrainRecipe)})
-    last = train(prepared.data_yaml, args.run_dir, source / "weights" / "coco-yolov8n-int8.onnx", recipe, args.threads)
+    init = args.init or source / "weights" / "coco-yolov8n-int8.onnx"
+    last = train(prepared.data_yaml, args.run_dir, init, recipe, args.threads)
     onnx = onnx_from_checkpoint(last, recipe.imgsz, args.run_dir / "weights" / "last.onnx")
     card: dict[str, Any] = {
         "name": args.name,
         "version": args.model_version,
         "input_size": recipe.imgsz,
         "classes": ["polyp"],
-        "architecture": "YOLOv8n (ultralytics), 1 class, exported to ONNX opset 17",
+        "architecture": "YOLOv8n (ultralytics), 1 class, exported to ONNX opset 17 with dynamic input size",
+        "intended_use": (
+            "Computer-aided detection of colorectal polyps in white-light colonoscopy frames, as a second reader "
+            "for an endoscopist. Not a diagnostic device; not for classification (adenoma vs hyperplastic)."
+        ),
+        "limitations": (
+            "Trained on two public single-centre datasets (Kvasir-SEG, Norway; CVC-ClinicDB, Barcelona); "
+            "not validated prospectively or on narrow-band imaging. Flat and very small polyps are the usual misses."
+        ),
         "training": {
-            "start": "COCO YOLOv8n rebuilt from shared/data/weights/coco-yolov8n-int8.onnx",
+            "start": str(args.init)
+            if args.init
+            else "COCO YOLOv8n rebuilt from shared/data/weights/coco-yolov8n-int8.onnx",
             "data": {
                 "train": f"{prepared.train} images: Kvasir-SEG minus held-out + CVC-ClinicDB train",
                 "held_out": prepared.holdout,

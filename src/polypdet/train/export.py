@@ -43,7 +43,7 @@ def onnx_from_checkpoint(checkpoint: Path, imgsz: int | None = None, out: Path |
         raise ExportError(f"loading .pt files needs the train extra (pip install 'polypdet[train]'): {error}") from None
     digest = hashlib.sha256(checkpoint.read_bytes()).hexdigest()[:16]
     target = out or _cache_dir() / f"{checkpoint.stem}-{digest}-{imgsz or 'native'}-dynamic.onnx"
-    if target.exists():
+    if out is None and target.exists():  # the content-hash cache; an explicit target is always rewritten
         return target
     model = YOLO(str(checkpoint))
     size = imgsz or int(model.ckpt.get("train_args", {}).get("imgsz", 640)) if model.ckpt else imgsz or 640

@@ -29,8 +29,12 @@ class TrainRecipe:
     patience: int = 0  # no early stop: the last epoch is the shipped one, not a val-selected one
 
 
-def train(data_yaml: Path, run_dir: Path, init_onnx: Path, recipe: TrainRecipe, threads: int | None = None) -> Path:
-    """Train (or resume an interrupted run in ``run_dir``) and return the final ``last.pt``."""
+def train(data_yaml: Path, run_dir: Path, init: Path, recipe: TrainRecipe, threads: int | None = None) -> Path:
+    """Train (or resume an interrupted run in ``run_dir``) and return the final ``last.pt``.
+
+    ``init`` is where training starts: the COCO int8 ONNX file (rebuilt into a checkpoint) or an ultralytics
+    ``.pt`` — e.g. an earlier stage trained at a smaller input size.
+    """
     prepare_ultralytics(threads)
     from ultralytics import YOLO
 
@@ -38,7 +42,7 @@ def train(data_yaml: Path, run_dir: Path, init_onnx: Path, recipe: TrainRecipe, 
     if last.exists() and not (run_dir / "weights" / "done").exists():
         YOLO(str(last)).train(resume=True)
     elif not last.exists():
-        start = build_coco_checkpoint(init_onnx, run_dir.parent / "coco-yolov8n.pt")
+        start = init if init.suffix == ".pt" else build_coco_checkpoint(init, run_dir.parent / "coco-yolov8n.pt")
         YOLO(str(start)).train(
             data=str(data_yaml),
             project=str(run_dir.parent),
