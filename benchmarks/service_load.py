@@ -98,12 +98,12 @@ async def post(client: httpx.AsyncClient, body: bytes, kind: str) -> int:
         return 0
 
 
-async def open_loop(url: str, bodies: Bodies, rate: float, duration: float) -> dict[str, Any]:
+async def open_loop(url: str, bodies: Bodies, rate: float, duration: float, headers: dict[str, str]) -> dict[str, Any]:
     total = int(rate * duration)
     latencies: list[float] = []
     codes: list[int] = []
     limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
-    async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as client:
+    async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits, headers=headers) as client:
         start = time.perf_counter()
 
         async def one(index: int) -> None:
@@ -126,10 +126,12 @@ async def open_loop(url: str, bodies: Bodies, rate: float, duration: float) -> d
     }
 
 
-async def closed_loop(url: str, bodies: Bodies, concurrency: int, duration: float) -> dict[str, Any]:
+async def closed_loop(
+    url: str, bodies: Bodies, concurrency: int, duration: float, headers: dict[str, str]
+) -> dict[str, Any]:
     latencies: list[float] = []
     codes: list[int] = []
-    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+    async with httpx.AsyncClient(base_url=url, timeout=30, headers=headers) as client:
         deadline = time.perf_counter() + duration
 
         async def client_loop() -> None:
@@ -152,11 +154,25 @@ async def closed_loop(url: str, bodies: Bodies, concurrency: int, duration: floa
     }
 
 
+def server_env(home: Path, env_extra: dict[str, str]) -> dict[str, str]:
+    # One load client is one caller: lift the per-client rate limit unless the run sets its own.
+    env = os.environ | {"POLYPDET_HOME": str(home), "LOG_LEVEL": "WARNING", "RATE_LIMIT": "10000000/minute"}
+    env = env | env_extra
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    return env
+
+
+def api_key(home: Path, env_extra: dict[str, str]) -> dict[str, str]:
+    """A service key for the load client, made as an operator would (``polypdet keys create``)."""
+    command = [str(REPO / ".venv/bin/polypdet"), "keys", "create", "--role", "service", "--name", "load-test"]
+    done = subprocess.run(command, env=server_env(home, env_extra), capture_output=True, text=True, check=True)
+    return {"X-API-Key": done.stdout.strip().splitlines()[-1]}
+
+
 def start_server(
     workers: int, port: int, home: Path, env_extra: dict[str, str]
 ) -> tuple[subprocess.Popen[bytes], float]:
-    env = os.environ | {"POLYPDET_HOME": str(home), "LOG_LEVEL": "WARNING"} | env_extra
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    env = server_env(home, env_extra)
     started = time.perf_counter()
     command = [str(REPO / ".venv/bin/polypdet"), "serve", "--host", "127.0.0.1", "--port", str(port)]
     process = subprocess.Popen([*command, "--workers", str(workers)], env=env, stdout=subprocess.DEVNULL)
@@ -176,15 +192,17 @@ def start_server(
 def run_config(workers: int, args: argparse.Namespace, images: list[tuple[bytes, str]]) -> dict[str, Any]:
     port = 18000 + workers
     with tempfile.TemporaryDirectory(prefix="polypdet-load-") as home:
-        process, ready_s = start_server(workers, port, Path(home), dict(kv.split("=", 1) for kv in args.env))
+        env_extra = dict(kv.split("=", 1) for kv in args.env)
+        headers = api_key(Path(home), env_extra)
+        process, ready_s = start_server(workers, port, Path(home), env_extra)
         sampler = RssSampler(psutil.Process(process.pid), workers)
         sampler.start()
         bodies = Bodies(images)
         url = f"http://127.0.0.1:{port}"
         try:
-            asyncio.run(closed_loop(url, bodies, 4, 3))  # warm-up, not reported
-            opened = asyncio.run(open_loop(url, bodies, args.rate, args.duration))
-            closed = asyncio.run(closed_loop(url, bodies, args.concurrency, args.duration))
+            asyncio.run(closed_loop(url, bodies, 4, 3, headers))  # warm-up, not reported
+            opened = asyncio.run(open_loop(url, bodies, args.rate, args.duration, headers))
+            closed = asyncio.run(closed_loop(url, bodies, args.concurrency, args.duration, headers))
         finally:
             sampler.stop.set()
             process.terminate()

@@ -9,8 +9,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-
-# Container secrets (compose `secrets:`, Kubernetes secret volumes): one file per setting, e.g. /run/secrets/database_url.
+# Container secrets (compose `secrets:`, Kubernetes secret volumes): one file per setting,
+# e.g. /run/secrets/database_url.
 SECRETS_DIR = Path("/run/secrets")
 
 
@@ -61,6 +61,7 @@ class Settings(BaseSettings):
     login_max_failures: int = Field(default=5, ge=1, description="failed logins before a lock-out")
     login_lockout_s: int = Field(default=900, ge=1)
     rate_limit: str = Field(default="600/minute", description="per API key and per client IP")
+    rate_limit_prefix: str = Field(default="polypdet:ratelimit", description="Redis key prefix of the counters")
     allowed_networks: str = Field(default="", description="comma-separated CIDRs; empty allows every address")
     trusted_proxies: str = Field(default="", description="CIDRs whose X-Forwarded-For is believed")
     hsts_max_age_s: int = Field(default=31536000, ge=0)

@@ -7,11 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from auth_helpers import new_api_key
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from polypdet.api.app import create_app
 from polypdet.config import Settings
+from polypdet.security.roles import Role
 
 KVASIR_IMAGE = "kvasir-seg/images/cju0qkwl35piu0993l0dewei2.jpg"
 CLINIC_PNG = "cvc-clinicdb/images/val/450.png"
@@ -28,16 +30,21 @@ def make_settings(tmp_path: Path) -> Callable[..., Settings]:
 
 @pytest.fixture
 def make_client(make_settings: Callable[..., Settings], detector: Any) -> Iterator[Callable[..., TestClient]]:
-    """Start an app with the session's detector; extra keyword arguments go to Settings."""
+    """Start an app with the session's detector, signed in with a new API key of ``role`` (``None``: no key);
+    extra keyword arguments go to Settings."""
     clients: list[TestClient] = []
 
-    def make(app_hook: Callable[[FastAPI], None] | None = None, **overrides: Any) -> TestClient:
+    def make(
+        app_hook: Callable[[FastAPI], None] | None = None, role: Role | None = Role.CLINICIAN, **overrides: Any
+    ) -> TestClient:
         app = create_app(make_settings(**overrides), detector)
         if app_hook:
             app_hook(app)
         client = TestClient(app)
         client.__enter__()
         clients.append(client)
+        if role is not None:
+            client.headers["X-API-Key"] = new_api_key(client, role)
         return client
 
     yield make

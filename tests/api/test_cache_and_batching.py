@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import httpx
 import pytest
+from auth_helpers import new_api_key
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -47,6 +48,7 @@ async def concurrent_posts(app: FastAPI, bodies: list[bytes]) -> tuple[list[http
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=transport, base_url="http://test") as client,
     ):
+        client.headers["X-API-Key"] = new_api_key(app)
         responses = await asyncio.gather(
             *(client.post("/api/detect", content=b, headers={"content-type": "image/jpeg"}) for b in bodies)
         )
@@ -86,6 +88,7 @@ def test_a_request_over_its_timeout_answers_503(tmp_path, detector, jpeg_bytes: 
     settings = Settings(polypdet_home=tmp_path, request_timeout_s=0.001, batch_max_delay_ms=20, cache_size=0)
     app = create_app(settings, detector)
     with TestClient(app) as client:
+        client.headers["X-API-Key"] = new_api_key(client)
         response = client.post("/api/detect", content=jpeg_bytes, headers={"content-type": "image/jpeg"})
         assert response.status_code == 503 and response.json()["error"] == "timeout"
         assert response.headers["retry-after"]

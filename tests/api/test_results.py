@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 
 import pytest
-from fastapi import FastAPI
+from auth_helpers import new_api_key
 from fastapi.testclient import TestClient
 
-from polypdet.api.deps import Caller, get_caller
+from polypdet.security.roles import Role
 
 
 def post(client: TestClient, body: bytes, conf: float = 0.25) -> dict:  # type: ignore[type-arg]
@@ -24,7 +23,8 @@ def test_a_result_reads_back_with_its_provenance(client: TestClient, jpeg_bytes:
     for field in ("id", "detections", "processed_at", "model_version", "image_width", "image_height"):
         assert stored[field] == created[field]
     assert stored["params"] == {"conf": 0.3, "iou": 0.7, "max_det": 50}
-    assert stored["owner"] == "anonymous" and stored["source"] == "image" and len(stored["content_hash"]) == 64
+    key_prefix = client.headers["X-API-Key"].split("_")[1]
+    assert stored["owner"] == f"key:{key_prefix}" and stored["source"] == "image" and len(stored["content_hash"]) == 64
 
 
 def test_pages_cover_all_results_newest_first(client: TestClient, jpeg_bytes: bytes) -> None:
@@ -40,22 +40,19 @@ def test_pages_cover_all_results_newest_first(client: TestClient, jpeg_bytes: by
 
 
 @pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def test_owners_come_from_the_caller_dependency(
+def test_owners_come_from_the_credentials(
     backend: str, make_client: Callable[..., TestClient], jpeg_bytes: bytes, request: pytest.FixtureRequest
 ) -> None:
     url = request.getfixturevalue("postgres_url") if backend == "postgres" else None
-    alice_name, bob_name = f"alice-{uuid.uuid4().hex[:8]}", f"bob-{uuid.uuid4().hex[:8]}"
-    callers = {"who": Caller(alice_name)}
-
-    def hook(app: FastAPI) -> None:
-        app.dependency_overrides[get_caller] = lambda: callers["who"]
-
-    client = make_client(app_hook=hook, database_url=url)
+    client = make_client(database_url=url, role=None)
+    alice_key, bob_key, admin_key = (new_api_key(client, role) for role in (Role.CLINICIAN, Role.CLINICIAN, Role.ADMIN))
+    alice_name, bob_name = (f"key:{key.split('_')[1]}" for key in (alice_key, bob_key))
+    client.headers["X-API-Key"] = alice_key
     alice = post(client, jpeg_bytes)
-    callers["who"] = Caller(bob_name)
+    client.headers["X-API-Key"] = bob_key
     bob = post(client, jpeg_bytes)
     assert client.get(f"/api/results/{alice['id']}").status_code == 404
     assert [i["id"] for i in client.get("/api/results").json()["items"]] == [bob["id"]]
-    callers["who"] = Caller("auditor", sees_all=True)
+    client.headers["X-API-Key"] = admin_key
     listed = {i["id"]: i["owner"] for i in client.get("/api/results").json()["items"]}
     assert listed.items() >= {alice["id"]: alice_name, bob["id"]: bob_name}.items()

@@ -8,6 +8,8 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,10 @@ import uvicorn
 
 from polypdet.api.app import create_app
 from polypdet.config import Settings
+from polypdet.security.roles import Role
+from polypdet.security.totp import code_at
+
+PASSWORD = "correct horse battery"
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = [
@@ -41,8 +47,17 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@dataclass(frozen=True)
+class Site:
+    url: str
+    api_key: str
+    username: str
+    password: str
+    totp_secret: str
+
+
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, detector: Any) -> Iterator[str]:
+def server(tmp_path_factory: pytest.TempPathFactory, detector: Any) -> Iterator[Site]:
     home = tmp_path_factory.mktemp("page")
     app = create_app(Settings(polypdet_home=home, redis_url=None, log_level="WARNING"), detector)
     port = free_port()
@@ -57,7 +72,11 @@ def server(tmp_path_factory: pytest.TempPathFactory, detector: Any) -> Iterator[
         except httpx.TransportError:
             pass
         time.sleep(0.1)
-    yield url
+    security = app.state.security
+    security.users.create("dr.lee", PASSWORD, Role.CLINICIAN)
+    totp_secret = security.users.enroll_totp("dr.lee").secret
+    _, key = security.api_keys.create("page-test", Role.CLINICIAN)
+    yield Site(url, key, "dr.lee", PASSWORD, totp_secret)
     server.should_exit = True
     thread.join(10)
 
@@ -85,13 +104,27 @@ def box_pixel_is_drawn(page: Any, bbox: list[float]) -> bool:
     return bool(abs(rgba[0] - 0x00) < 40 and abs(rgba[1] - 0xE5) < 40 and abs(rgba[2] - 0xFF) < 40)
 
 
-def test_upload_draws_the_detected_boxes(server: str, page: Any, data: Path) -> None:
+def sign_in(page: Any, site: Site) -> None:
+    """As a clinician does: user name, password and the authenticator's current code."""
+    page.goto(site.url + "/")
+    assert page.locator("#main").is_hidden()  # nothing to do before signing in
+    page.fill("#username", site.username)
+    page.fill("#password", site.password)
+    page.fill("#totp", code_at(site.totp_secret, datetime.now(UTC)))
+    page.click("#login-form button")
+    page.wait_for_selector("#main", state="visible", timeout=10_000)
+    assert "dr.lee" in page.locator("#who-text").inner_text()
+
+
+def test_upload_draws_the_detected_boxes(server: Site, page: Any, data: Path) -> None:
     image = data / "kvasir-seg/images/cju0qkwl35piu0993l0dewei2.jpg"
     expected = httpx.post(
-        server + "/api/detect?conf=0.05", content=image.read_bytes(), headers={"content-type": "image/jpeg"}
+        server.url + "/api/detect?conf=0.05",
+        content=image.read_bytes(),
+        headers={"content-type": "image/jpeg", "X-API-Key": server.api_key},
     ).json()["detections"]
     assert expected
-    page.goto(server + "/")
+    sign_in(page, server)
     assert page.title().startswith("polypdet")
     page.set_input_files("#file", str(image))
     page.wait_for_selector("#detections li", timeout=15_000)
@@ -111,10 +144,16 @@ def test_upload_draws_the_detected_boxes(server: str, page: Any, data: Path) -> 
     assert page.locator("#recent li").count() >= 1
 
 
-def test_a_non_image_shows_an_error_message(server: str, page: Any, tmp_path: Path) -> None:
+def test_a_non_image_shows_an_error_message(server: Site, page: Any, tmp_path: Path) -> None:
     bogus = tmp_path / "notes.png"
     bogus.write_bytes(b"this is not a picture")
-    page.goto(server + "/")
+    page.goto(server.url + "/")
+    page.fill("#api-key", "pdk_wrong00000_nope")
+    page.click("#key-form button")
+    page.wait_for_function("document.getElementById('signin-status').textContent.includes('not valid')")
+    page.fill("#api-key", server.api_key)
+    page.click("#key-form button")
+    page.wait_for_selector("#main", state="visible", timeout=10_000)
     page.set_input_files("#file", str(bogus))
     page.wait_for_selector("#status.error", timeout=15_000)
     assert "Could not analyse notes.png" in page.locator("#status").inner_text()

@@ -12,14 +12,20 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from polypdet.api.errors import install_error_handlers
+from polypdet.api.guard import GuardMiddleware
 from polypdet.api.metrics import MODEL_INFO
 from polypdet.api.middleware import RequestContextMiddleware
-from polypdet.api.routes import detect, health, page, results
+from polypdet.api.routes import admin, auth, detect, health, page, results
 from polypdet.api.routes.page import STATIC
 from polypdet.api.service import DetectionService
 from polypdet.cache import make_cache
 from polypdet.config import Settings, get_settings
 from polypdet.engine.detector import Detector
+from polypdet.security.context import SecurityContext
+from polypdet.security.crypto import Envelope
+from polypdet.security.keys import key_provider_from_settings
+from polypdet.security.network import ClientAddressPolicy
+from polypdet.security.ratelimit import RateLimiter
 from polypdet.store import ResultStore
 
 log = logging.getLogger(__name__)
@@ -41,7 +47,11 @@ def warm_up(detector: Detector) -> None:
 
 
 def create_app(settings: Settings | None = None, detector: Detector | None = None) -> FastAPI:
-    """The service; loads the model (unless given one), migrates the store and starts batching on startup."""
+    """The service; loads the model (unless given one), migrates the store and starts batching on startup.
+
+    Every ``/api`` route needs a caller (``polypdet.api.auth``); the guard middleware applies the IP allow-list,
+    rate limits and secure headers before any route runs.
+    """
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -49,7 +59,9 @@ def create_app(settings: Settings | None = None, detector: Detector | None = Non
         start = time.perf_counter()
         model = detector or load_detector(settings)
         warm_up(model)
-        store = ResultStore.open(settings.resolved_database_url)
+        keys = key_provider_from_settings(settings)
+        store = ResultStore.open(settings.resolved_database_url, cipher=Envelope(keys))
+        app.state.security = SecurityContext(settings, store.engine, keys)
         cache = make_cache(settings.redis_url, settings.cache_size, settings.cache_ttl_s, settings.cache_prefix)
         service = DetectionService(settings, model, store, cache)
         service.start()
@@ -77,8 +89,14 @@ def create_app(settings: Settings | None = None, detector: Detector | None = Non
     )
     app.state.service = None
     install_error_handlers(app)
-    for module in (detect, results, health, page):
+    for module in (detect, results, auth, admin, health, page):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(
+        GuardMiddleware,
+        policy=ClientAddressPolicy(settings.allowed_networks, settings.trusted_proxies),
+        limiter=RateLimiter(settings.rate_limit, settings.redis_url, settings.rate_limit_prefix),
+        hsts_max_age_s=settings.hsts_max_age_s,
+    )
+    app.add_middleware(RequestContextMiddleware)  # outermost: request ids and the access log cover refusals too
     return app

@@ -1,35 +1,17 @@
-"""Route dependencies. Authentication plugs in by replacing :func:`get_caller` (or overriding it in the app)."""
+"""Route dependencies: the caller (authenticated in :mod:`polypdet.api.auth`) and the detection service."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
 
+from polypdet.api.auth import Caller, authenticate
 from polypdet.api.errors import ApiError
 from polypdet.api.service import DetectionService
 
-
-@dataclass(frozen=True)
-class Caller:
-    """Who is asking. ``sees_all`` callers read every owner's results; others only their own."""
-
-    subject: str
-    roles: frozenset[str] = frozenset()
-    sees_all: bool = False
-
-    @property
-    def owner_filter(self) -> str | None:
-        return None if self.sees_all else self.subject
-
-
-ANONYMOUS = Caller(subject="anonymous")
-
-
-async def get_caller() -> Caller:
-    """Everyone is the anonymous caller until the security layer provides real identities."""
-    return ANONYMOUS
+# ``get_caller`` is the authentication itself, so that an app (or a test) can override it in one place.
+get_caller = authenticate
 
 
 def get_service(request: Request) -> DetectionService:
@@ -41,3 +23,5 @@ def get_service(request: Request) -> DetectionService:
 
 CurrentCaller = Annotated[Caller, Depends(get_caller)]
 Service = Annotated[DetectionService, Depends(get_service)]
+
+__all__ = ["Caller", "CurrentCaller", "Service", "get_caller", "get_service"]

@@ -70,9 +70,12 @@ ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
     status: {"model": ErrorOut, "description": text}
     for status, text in {
         400: "bad input (not base64, not an image, corrupt or too large in pixels)",
+        401: "missing, invalid, expired or revoked credentials",
+        403: "your role may not do this, or your address is not allowed",
         413: "body larger than MAX_UPLOAD_MB",
         415: "unsupported content type",
         422: "invalid fields or parameters",
+        429: "rate limit reached (see Retry-After)",
         503: "overloaded (see Retry-After), timed out or store unavailable",
     }.items()
 }

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, Index, Integer, String
+from sqlalchemy import JSON, DateTime, Float, Index, Integer, LargeBinary, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -21,8 +21,11 @@ class ResultRecord(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     model_version: Mapped[str] = mapped_column(String(128))
-    params: Mapped[dict[str, Any]] = mapped_column(JSON)
-    detections: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    # ``params`` and ``detections`` live encrypted in ``payload`` (AES-256-GCM, see ResultStore); the plaintext
+    # columns only hold rows written before migration 0002.
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=True)
+    detections: Mapped[list[dict[str, Any]]] = mapped_column(JSON, nullable=True)
+    payload: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True, default=None)
     image_width: Mapped[int] = mapped_column(Integer)
     image_height: Mapped[int] = mapped_column(Integer)
     inference_ms: Mapped[float] = mapped_column(Float)

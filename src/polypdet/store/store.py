@@ -7,11 +7,13 @@ import binascii
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Protocol
 
 from sqlalchemy import Engine, and_, or_, select, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from polypdet.security.crypto import DecryptionError, record_aad
 from polypdet.store.engine import make_engine
 from polypdet.store.migrate import upgrade
 from polypdet.store.models import ResultRecord
@@ -23,6 +25,17 @@ class StoreError(RuntimeError):
 
 class InvalidCursorError(ValueError):
     """A pagination cursor that this store did not hand out."""
+
+
+class PayloadCipher(Protocol):
+    """Authenticated encryption bound to associated data (``polypdet.security.crypto.Envelope``)."""
+
+    def seal(self, plaintext: bytes, aad: bytes) -> bytes: ...
+
+    def open(self, blob: bytes, aad: bytes) -> bytes: ...
+
+
+PAYLOAD_KIND = "results.payload"
 
 
 @dataclass(frozen=True)
@@ -51,24 +64,53 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
 
 
 class ResultStore:
-    """Results in any SQLAlchemy database; ``owner=None`` on reads means "any owner"."""
+    """Results in any SQLAlchemy database; ``owner=None`` on reads means "any owner".
 
-    def __init__(self, engine: Engine) -> None:
+    With a ``cipher``, each result's detections and parameters are stored as one AES-256-GCM envelope bound to
+    the result id; the other columns (sizes, timings, model, owner, hashes) identify no patient.
+    """
+
+    def __init__(self, engine: Engine, cipher: PayloadCipher | None = None) -> None:
         self.engine = engine
+        self.cipher = cipher
         self._sessions = sessionmaker(engine, expire_on_commit=False)
 
     @classmethod
-    def open(cls, url: str, migrate: bool = True) -> ResultStore:
+    def open(cls, url: str, migrate: bool = True, cipher: PayloadCipher | None = None) -> ResultStore:
         """Connect to ``url`` and, by default, run the migrations to head."""
-        store = cls(make_engine(url))
+        store = cls(make_engine(url), cipher)
         if migrate:
             upgrade(store.engine)
         return store
 
+    def _sealed(self, record: ResultRecord) -> ResultRecord:
+        """A copy of ``record`` for the database: payload encrypted, plaintext columns empty."""
+        values = {c.key: getattr(record, c.key) for c in ResultRecord.__table__.columns}
+        if self.cipher is None:
+            return ResultRecord(**values)
+        plaintext = json.dumps({"detections": record.detections, "params": record.params}).encode()
+        values |= {"payload": self.cipher.seal(plaintext, record_aad(PAYLOAD_KIND, record.id))}
+        values |= {"detections": None, "params": None}
+        return ResultRecord(**values)
+
+    def _reveal(self, record: ResultRecord) -> ResultRecord:
+        """Decrypt the payload of a loaded (detached) record into its ``detections`` and ``params``."""
+        if record.payload is None:
+            return record
+        if self.cipher is None:
+            raise StoreError("this result is encrypted and the store has no key")
+        try:
+            content = json.loads(self.cipher.open(record.payload, record_aad(PAYLOAD_KIND, record.id)))
+        except DecryptionError as error:
+            raise StoreError(f"cannot decrypt result {record.id}: {error}") from None
+        record.detections, record.params = content["detections"], content["params"]
+        return record
+
     def add(self, record: ResultRecord) -> None:
+        stored = self._sealed(record)
         try:
             with Session(self.engine, expire_on_commit=False) as session, session.begin():
-                session.add(record)
+                session.add(stored)
         except SQLAlchemyError as error:
             raise StoreError(f"cannot save result: {type(error).__name__}") from error
 
@@ -77,7 +119,7 @@ class ResultStore:
             record = session.get(ResultRecord, record_id)
         if record is None or (owner is not None and record.owner != owner):
             return None
-        return record
+        return self._reveal(record)
 
     def page(self, limit: int = 20, cursor: str | None = None, owner: str | None = None) -> ResultPage:
         query = select(ResultRecord).order_by(ResultRecord.created_at.desc(), ResultRecord.id.desc())
@@ -94,7 +136,7 @@ class ResultStore:
         with self._sessions() as session:
             items = list(session.scalars(query.limit(limit + 1)))
         more = len(items) > limit
-        items = items[:limit]
+        items = [self._reveal(item) for item in items[:limit]]
         return ResultPage(items, encode_cursor(items[-1]) if more and items else None)
 
     def ping(self) -> bool:

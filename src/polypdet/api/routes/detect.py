@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 
-from polypdet.api.deps import CurrentCaller, Service
+from polypdet.api.auth import Caller, audit, require
+from polypdet.api.deps import Service
 from polypdet.api.errors import ERROR_RESPONSES
 from polypdet.api.intake import read_upload
 from polypdet.api.schemas import DetectRequest, DetectResponse, MultipartUpload
+from polypdet.security.roles import Permission
 
 router = APIRouter(tags=["detect"])
 
@@ -37,7 +39,7 @@ REQUEST_BODY = {
 async def detect(
     request: Request,
     service: Service,
-    caller: CurrentCaller,
+    caller: Annotated[Caller, Depends(require(Permission.DETECT))],
     conf: Annotated[float | None, Query(ge=0.0, le=1.0, description="minimum confidence (raw bodies)")] = None,
     max_det: Annotated[int | None, Query(ge=1, le=1000, description="most boxes returned (raw bodies)")] = None,
 ) -> dict[str, Any]:
@@ -45,4 +47,6 @@ async def detect(
     upload = await read_upload(request, service.settings.max_upload_bytes)
     if upload.conf is None and upload.max_det is None:
         upload = type(upload)(upload.data, upload.kind, conf, max_det)
-    return await service.detect(upload, owner=caller.subject)
+    result = await service.detect(upload, owner=caller.subject)
+    await audit(request, "result.created", caller.audit_name, target=f"result:{result['id']}")
+    return result

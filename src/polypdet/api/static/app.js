@@ -5,6 +5,8 @@ const REQUEST_CONF = 0.05; // ask for everything above the slider's minimum; the
 const BOX_COLOR = "#00e5ff";
 const $ = (id) => document.getElementById(id);
 const state = { image: null, result: null };
+// Credentials live in this page's memory only (never in storage): a reload asks to sign in again.
+const auth = { headers: null, refreshToken: null, timer: null, who: "" };
 
 function isDicom(file) {
   return file.type === "application/dicom" || /\.(dcm|dicom)$/i.test(file.name);
@@ -69,6 +71,88 @@ function draw() {
     (state.image ? "" : " (DICOM: no preview, boxes only.)"));
 }
 
+function signedIn(headers, who) {
+  auth.headers = headers;
+  auth.who = who;
+  $("signin").hidden = true;
+  $("who").hidden = false;
+  $("who-text").textContent = `Signed in as ${who}.`;
+  $("main").hidden = false;
+  refreshRecent();
+}
+
+function signedOut(message = "") {
+  clearTimeout(auth.timer);
+  Object.assign(auth, { headers: null, refreshToken: null, timer: null, who: "" });
+  $("signin").hidden = false;
+  $("who").hidden = true;
+  $("main").hidden = true;
+  $("signin-status").textContent = message;
+}
+
+function useTokens(body, who) {
+  auth.refreshToken = body.refresh_token;
+  clearTimeout(auth.timer);
+  // Refresh a little before the access token expires; the server ends idle sessions on its own.
+  auth.timer = setTimeout(refreshTokens, Math.max(5, body.expires_in - 30) * 1000);
+  signedIn({ Authorization: `Bearer ${body.access_token}` }, who);
+}
+
+async function refreshTokens() {
+  const response = await fetch("/api/auth/refresh", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ refresh_token: auth.refreshToken }),
+  });
+  if (!response.ok) return signedOut("Your session ended. Please sign in again.");
+  useTokens(await response.json(), auth.who);
+}
+
+async function login(event) {
+  event.preventDefault();
+  const body = { username: $("username").value, password: $("password").value, totp: $("totp").value };
+  $("password").value = "";
+  $("totp").value = "";
+  const response = await fetch("/api/auth/login", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  if (!response.ok) {
+    $("signin-status").textContent = "Sign-in failed: wrong user name, password or code (or too many attempts).";
+    return;
+  }
+  useTokens(await response.json(), body.username);
+}
+
+async function useKey(event) {
+  event.preventDefault();
+  const headers = { "X-API-Key": $("api-key").value.trim() };
+  $("api-key").value = "";
+  const response = await fetch("/api/auth/me", { headers });
+  if (!response.ok) {
+    $("signin-status").textContent = "That API key is not valid.";
+    return;
+  }
+  const me = await response.json();
+  signedIn(headers, `${me.actor} (${me.roles.join(", ")})`);
+}
+
+async function logout() {
+  if (auth.refreshToken) {
+    await fetch("/api/auth/logout", { method: "POST", headers: auth.headers }).catch(() => {});
+  }
+  signedOut("Signed out.");
+}
+
+function authorized(response) {
+  if (response.status === 401) {
+    signedOut("Your session ended. Please sign in again.");
+    return false;
+  }
+  return true;
+}
+
 async function loadPreview(file) {
   if (isDicom(file)) return null;
   try {
@@ -83,9 +167,14 @@ async function detect(file) {
   const type = isDicom(file) ? "application/dicom" : file.type || "application/octet-stream";
   try {
     const [response, image] = await Promise.all([
-      fetch(`/api/detect?conf=${REQUEST_CONF}`, { method: "POST", headers: { "Content-Type": type }, body: file }),
+      fetch(`/api/detect?conf=${REQUEST_CONF}`, {
+        method: "POST",
+        headers: { ...auth.headers, "Content-Type": type },
+        body: file,
+      }),
       loadPreview(file),
     ]);
+    if (!authorized(response)) return;
     const body = await response.json();
     if (!response.ok) {
       setStatus(`Could not analyse ${file.name}: ${body.detail || body.error}`, true);
@@ -102,8 +191,9 @@ async function detect(file) {
 
 async function refreshRecent() {
   try {
-    const response = await fetch("/api/results?limit=10");
-    if (!response.ok) return;
+    if (!auth.headers) return;
+    const response = await fetch("/api/results?limit=10", { headers: auth.headers });
+    if (!authorized(response) || !response.ok) return;
     const page = await response.json();
     $("recent").replaceChildren(
       ...page.items.map((r) => {
@@ -141,7 +231,10 @@ function setup() {
     draw();
   });
   $("refresh").addEventListener("click", refreshRecent);
-  refreshRecent();
+  $("login-form").addEventListener("submit", login);
+  $("key-form").addEventListener("submit", useKey);
+  $("logout").addEventListener("click", logout);
+  signedOut();
 }
 
 document.addEventListener("DOMContentLoaded", setup);

@@ -1,0 +1,31 @@
+"""The two settings the deployment relies on: ``LOW_MEMORY`` (edge image) and secrets read from files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from polypdet.config import Settings
+
+
+def test_low_memory_picks_onnxruntime_one_thread_no_batching(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOW_MEMORY", "1")
+    monkeypatch.setenv("BACKEND", "openvino")
+    monkeypatch.setenv("BATCH_MAX_SIZE", "16")
+    settings = Settings()
+    assert (settings.backend, settings.threads, settings.batch_max_size) == ("onnxruntime", 1, 1)
+    assert settings.batch_max_delay_ms == 0 and settings.cache_size <= 64 and settings.queue_max <= 16
+
+
+def test_without_low_memory_the_settings_stay_as_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LOW_MEMORY", raising=False)
+    monkeypatch.setenv("BATCH_MAX_SIZE", "16")
+    settings = Settings()
+    assert settings.backend == "auto" and settings.batch_max_size == 16
+
+
+def test_container_secrets_are_read_from_one_file_per_setting(tmp_path: Path) -> None:
+    (tmp_path / "database_url").write_text("postgresql://polyp_user:s3cret@postgres-db:5432/polyp_detections\n")
+    settings = Settings(_secrets_dir=tmp_path)  # type: ignore[call-arg]
+    assert settings.database_url == "postgresql://polyp_user:s3cret@postgres-db:5432/polyp_detections"
