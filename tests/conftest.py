@@ -38,7 +38,7 @@ def polyp_image(data: Path) -> np.ndarray:
     """A real non-square Kvasir-SEG image with one polyp."""
     from polypdet.io.images import read_image
 
-    return read_image(data / "kvasir-seg" / "images" / "cju0qkwl35piu0993l0dewei2.jpg")
+    return read_image(data / "kvasir-seg" / "images" / "cju1d31sp4d4k0878r3fr02ul.jpg")
 
 
 @pytest.fixture(scope="session")

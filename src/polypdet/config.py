@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     cache_size: int = Field(default=1024, ge=0, description="in-process LRU entries (0 disables)")
     cache_ttl_s: int = Field(default=3600, ge=1, description="Redis entry lifetime")
     cache_prefix: str = Field(default="polypdet:result:", description="Redis key prefix")
+    store_source_images: bool = Field(
+        default=False, description="keep uploads (encrypted) so GET /api/results/{id}/sc can draw on them"
+    )
     log_level: str = "INFO"
     log_json: bool = True
     # Edge (Raspberry Pi, small boxes): onnxruntime on one thread, no batching, a small cache.
@@ -65,6 +68,12 @@ class Settings(BaseSettings):
     allowed_networks: str = Field(default="", description="comma-separated CIDRs; empty allows every address")
     trusted_proxies: str = Field(default="", description="CIDRs whose X-Forwarded-For is believed")
     hsts_max_age_s: int = Field(default=31536000, ge=0)
+    # Video jobs (polypdet.video.jobs): RQ workers over REDIS_URL, or a thread of the service when it is unset.
+    job_queue: str = Field(default="polypdet-video", description="RQ queue of video jobs (polypdet worker --queue)")
+    job_timeout_s: int = Field(default=7200, ge=10, description="longest one video job may run")
+    job_retries: int = Field(default=2, ge=0, le=10, description="re-runs after a worker died or a job crashed")
+    job_ttl_s: int = Field(default=7 * 86400, ge=60, description="how long a finished job stays readable")
+    max_video_upload_mb: float = Field(default=1024.0, gt=0, description="largest POST /api/jobs/video upload")
 
     @model_validator(mode="after")
     def _apply_low_memory(self) -> Settings:

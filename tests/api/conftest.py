@@ -15,7 +15,7 @@ from polypdet.api.app import create_app
 from polypdet.config import Settings
 from polypdet.security.roles import Role
 
-KVASIR_IMAGE = "kvasir-seg/images/cju0qkwl35piu0993l0dewei2.jpg"
+KVASIR_IMAGE = "kvasir-seg/images/cju1d31sp4d4k0878r3fr02ul.jpg"
 CLINIC_PNG = "cvc-clinicdb/images/val/450.png"
 
 

@@ -117,7 +117,7 @@ def sign_in(page: Any, site: Site) -> None:
 
 
 def test_upload_draws_the_detected_boxes(server: Site, page: Any, data: Path) -> None:
-    image = data / "kvasir-seg/images/cju0qkwl35piu0993l0dewei2.jpg"
+    image = data / "kvasir-seg/images/cju1d31sp4d4k0878r3fr02ul.jpg"
     expected = httpx.post(
         server.url + "/api/detect?conf=0.05",
         content=image.read_bytes(),

@@ -15,7 +15,7 @@ def polypdet(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_json_per_image_in_the_seed_format(data: Path) -> None:
-    image = data / "kvasir-seg/images/cju0qkwl35piu0993l0dewei2.jpg"
+    image = data / "kvasir-seg/images/cju1d31sp4d4k0878r3fr02ul.jpg"
     done = polypdet("detect", str(image), "--json", "--backend", "onnxruntime")
     assert done.returncode == 0, done.stderr
     lines = done.stdout.strip().splitlines()
@@ -35,7 +35,7 @@ def test_bad_files_get_one_line_each_and_the_batch_goes_on(data: Path, tmp_path:
     (tmp_path / "notes.jpg").write_text("not an image")
     good = data / "cvc-clinicdb/images/val/450.png"
     truncated = tmp_path / "cut.jpg"
-    truncated.write_bytes((data / "kvasir-seg/images/cju0qkwl35piu0993l0dewei2.jpg").read_bytes()[:3000])
+    truncated.write_bytes((data / "kvasir-seg/images/cju1d31sp4d4k0878r3fr02ul.jpg").read_bytes()[:3000])
     done = polypdet(
         "detect",
         str(tmp_path / "empty.jpg"),

@@ -36,10 +36,22 @@ def test_kvasir_holdout_reaches_the_card_figures(holdout: Path) -> None:
     assert got["map50"] >= card["map50"] - 0.01 and got["map50_95"] >= card["map50_95"] - 0.01
 
 
-def test_other_hospital_holdout(holdout: Path) -> None:
+@pytest.mark.xfail(
+    strict=True,
+    reason="goal not reached yet: the shipped 320-px model scores 0.907 / 0.706 on the Kvasir hold-out "
+    "(a 448-px second stage is training); strict, so this fails once the goal is met and must be un-marked",
+)
+def test_kvasir_holdout_reaches_the_goal(holdout: Path) -> None:
+    got = _eval(holdout / "kvasir")
+    assert got["map50"] >= 0.92 and got["map50_95"] >= 0.72
+
+
+def test_clinicdb_holdout(holdout: Path) -> None:
+    """CVC-ClinicDB's own held-out sequences: the second hospital, but not one the model never saw."""
     got = _eval(holdout / "clinicdb")
+    card = resolve_model().card["metrics"]["clinicdb_holdout"]
     assert got["images"] == 75
-    assert got["map50"] >= 0.75  # the goal for hospitals the model never trained on
+    assert got["map50"] >= max(0.75, card["map50"] - 0.01) and got["map50_95"] >= card["map50_95"] - 0.01
 
 
 def test_eval_reads_kvasir_layout_and_plots(data: Path, tmp_path: Path) -> None:

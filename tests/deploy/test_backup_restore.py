@@ -32,7 +32,7 @@ from polypdet.store import ResultStore
 from polypdet.store.engine import make_engine
 from polypdet.store.models import ResultRecord
 
-IMAGES = ["cju0qkwl35piu0993l0dewei2.jpg", "cju0roawvklrq0799vmjorwfv.jpg", "cju0rx1idathl0835detmsp84.jpg"]
+IMAGES = ["cju1d31sp4d4k0878r3fr02ul.jpg", "cju0roawvklrq0799vmjorwfv.jpg", "cju0rx1idathl0835detmsp84.jpg"]
 
 
 def new_master_key() -> str:
@@ -146,7 +146,7 @@ def test_postgres_restore_drill_to_a_folder(
     report = create_backup(postgres_settings, str(tmp_path / "backups"), models)
     assert report.manifest.database_kind == "postgresql" and report.manifest.audit_records == 9
     archive = Path(report.location).read_bytes()
-    assert b"cju0qkwl35piu0993l0dewei2" not in archive and b"polyp-yolov8n" not in archive[200:], "not encrypted"
+    assert b"cju1d31sp4d4k0878r3fr02ul" not in archive and b"polyp-yolov8n" not in archive[200:], "not encrypted"
 
     wipe(postgres_settings, models)
     restored = restore_backup(postgres_settings, str(tmp_path / "backups"), models)

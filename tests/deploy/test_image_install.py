@@ -23,7 +23,7 @@ from deploy_processes import free_port, start, stop, wait_http
 
 pytestmark = pytest.mark.slow
 
-IMAGE = "kvasir-seg/images/cju0qkwl35piu0993l0dewei2.jpg"
+IMAGE = "kvasir-seg/images/cju1d31sp4d4k0878r3fr02ul.jpg"
 
 
 @dataclass

@@ -39,7 +39,7 @@ def bad_videos(tmp_path_factory: pytest.TempPathFactory, data: Path) -> dict[str
     files: dict[str, Path] = {}
     (root / "notes.mp4").write_text("these are not video frames\n")
     files["not a readable video"] = root / "notes.mp4"
-    files["still image"] = data / "kvasir-seg" / "images" / "cju0qkwl35piu0993l0dewei2.jpg"
+    files["still image"] = data / "kvasir-seg" / "images" / "cju1d31sp4d4k0878r3fr02ul.jpg"
     files["no such file"] = root / "missing.mp4"
     whole = write_h264(root / "whole.mp4", 50).read_bytes()
     (root / "truncated.mp4").write_bytes(whole[: len(whole) // 2])

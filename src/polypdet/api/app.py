@@ -15,8 +15,11 @@ from polypdet.api.errors import install_error_handlers
 from polypdet.api.guard import GuardMiddleware
 from polypdet.api.metrics import MODEL_INFO
 from polypdet.api.middleware import RequestContextMiddleware
-from polypdet.api.routes import admin, auth, detect, health, page, results
+from polypdet.api.routes import admin, auth, clinical, detect, health, page, results
+from polypdet.api.routes.jobs import open_video_jobs
+from polypdet.api.routes.jobs import router as jobs_router
 from polypdet.api.routes.page import STATIC
+from polypdet.api.routes.stream import stream_router
 from polypdet.api.service import DetectionService
 from polypdet.cache import make_cache
 from polypdet.config import Settings, get_settings
@@ -66,6 +69,7 @@ def create_app(settings: Settings | None = None, detector: Detector | None = Non
         service = DetectionService(settings, model, store, cache)
         service.start()
         app.state.service = service
+        app.state.jobs = open_video_jobs(settings)
         MODEL_INFO.labels(model.model_version, model.backend.name).set(1)
         log.info(
             "ready in %.2f s: model %s on %s, store %s, cache %s",
@@ -80,6 +84,8 @@ def create_app(settings: Settings | None = None, detector: Detector | None = Non
         finally:
             app.state.service = None
             await service.stop()
+            jobs, app.state.jobs = app.state.jobs, None
+            jobs.close()  # an in-process video job stops between two frames
 
     app = FastAPI(
         title="polypdet",
@@ -89,8 +95,11 @@ def create_app(settings: Settings | None = None, detector: Detector | None = Non
     )
     app.state.service = None
     install_error_handlers(app)
-    for module in (detect, results, auth, admin, health, page):
+    for module in (detect, results, clinical, auth, admin, health, page):
         app.include_router(module.router)
+    app.state.jobs = None
+    app.include_router(jobs_router)  # video jobs: RQ workers, or this process without REDIS_URL
+    app.include_router(stream_router(settings))  # /api/stream WebSocket, on a detector of its own
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_middleware(
         GuardMiddleware,

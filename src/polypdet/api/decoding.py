@@ -1,10 +1,12 @@
-"""Uploaded bytes to one RGB image; runs in a worker thread, never on the event loop."""
+"""Uploaded bytes to RGB frames (one for an image, every frame of a DICOM); runs in a worker thread."""
 
 from __future__ import annotations
 
 import importlib
+import io
 import logging
-from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -15,14 +17,20 @@ from polypdet.io.images import ImageDecodeError, RGBImage, decode_image
 log = logging.getLogger(__name__)
 
 
-def dicom_decoder() -> Callable[[bytes], list[np.ndarray]]:
-    """``polypdet.io.dicom.decode_dicom_frames``, imported on first use (it pulls in pydicom)."""
+@dataclass(frozen=True)
+class Decoded:
+    """The frames of one upload and, for DICOM, its header without pixel data as a DICOM JSON dict."""
+
+    frames: list[RGBImage]
+    dicom_header: dict[str, Any] | None = None
+
+
+def dicom_module() -> Any:
+    """``polypdet.io.dicom``, imported on first use (it pulls in pydicom)."""
     try:
-        module = importlib.import_module("polypdet.io.dicom")
+        return importlib.import_module("polypdet.io.dicom")
     except ImportError:
         raise ApiError(415, "dicom_unsupported", "DICOM input is not available in this installation") from None
-    decoder: Callable[[bytes], list[np.ndarray]] = module.decode_dicom_frames
-    return decoder
 
 
 def as_rgb(frame: np.ndarray) -> RGBImage:
@@ -33,23 +41,47 @@ def as_rgb(frame: np.ndarray) -> RGBImage:
     return np.ascontiguousarray(frame)
 
 
-def decode_dicom(data: bytes) -> RGBImage:
-    """The first frame of a DICOM file (multi-frame video is the job of the video pipeline)."""
-    decode = dicom_decoder()
+def refused(error: Exception) -> ApiError:
+    log.info("DICOM refused: %s: %s", type(error).__name__, error)
+    return ApiError(422, "invalid_dicom", f"not a readable DICOM image: {error}"[:300])
+
+
+def decode_dicom(data: bytes) -> Decoded:
+    """Every frame of a DICOM file, and its header for the SR / FHIR outputs."""
+    reader = dicom_module()
     try:
-        frames = decode(data)
+        image = reader.read_dicom_bytes(data)
     except Exception as error:
-        log.info("DICOM refused: %s: %s", type(error).__name__, error)
-        raise ApiError(422, "invalid_dicom", f"not a readable DICOM image: {error}"[:300]) from None
-    if not frames:
+        raise refused(error) from None
+    if not image.frames:
         raise ApiError(422, "invalid_dicom", "the DICOM file has no image frames")
-    return as_rgb(frames[0])
+    return Decoded([as_rgb(frame) for frame in image.frames], header_json(image.dataset))
 
 
-def decode_upload(upload: Upload) -> RGBImage:
+def dicom_header(data: bytes) -> dict[str, Any]:
+    """Only the header of a DICOM file (a cached answer needs no pixels), as a DICOM JSON dict."""
+    dicom_module()
+    from pydicom import dcmread
+
+    try:
+        dataset = dcmread(io.BytesIO(data), stop_before_pixels=True)
+    except Exception as error:  # pydicom raises many types on malformed data
+        raise refused(error) from None
+    return header_json(dataset)
+
+
+def header_json(dataset: Any) -> dict[str, Any]:
+    try:
+        header: dict[str, Any] = dataset.to_json_dict()
+    except Exception as error:  # an element that has no DICOM JSON form
+        raise refused(error) from None
+    return header
+
+
+def decode_upload(upload: Upload) -> Decoded:
     if upload.kind == "dicom":
         return decode_dicom(upload.data)
     try:
-        return decode_image(upload.data)
+        return Decoded([decode_image(upload.data)])
     except ImageDecodeError as error:
         raise bad_input(str(error)) from None

@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 
 UNLIMITED_PATHS = ("/health", "/metrics")
 SMALL_BODY_BYTES = 64 * 1024  # logins and admin requests; uploads go through their own limit
-UPLOAD_PATHS = ("/api/detect",)
+UPLOAD_PATHS = ("/api/detect", "/api/jobs/video")
 
 
 def credential_of(headers: Headers) -> str | None:

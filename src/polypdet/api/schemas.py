@@ -43,17 +43,29 @@ class DetectionOut(BaseModel):
     class_: str = Field(alias="class")
 
 
+class FrameOut(BaseModel):
+    frame: int = Field(ge=1, description="frame number, from 1 (as DICOM Referenced Frame Number)")
+    detections: list[DetectionOut]
+
+
 class DetectResponse(BaseModel):
-    """The seed's response object plus the stored result's id, the image size and timings."""
+    """The seed's response object plus the stored result's id, the image size and timings.
+
+    A multi-frame DICOM answers every frame in ``frames``; ``detections`` then holds the first frame's (what a
+    client of the seed's single-image API reads). ``frames`` is absent for images and single-frame DICOM.
+    """
 
     id: str
-    detections: list[DetectionOut]
+    detections: list[DetectionOut] = Field(description="the image's boxes; for a multi-frame DICOM, frame 1's")
     processed_at: str = Field(description="ISO-8601 UTC with a Z")
     model_version: str
     image_width: int
     image_height: int
     inference_ms: float
     cached: bool = Field(description="true when the answer came from the result cache")
+    frames: list[FrameOut] | None = Field(
+        default=None, description="multi-frame DICOM only: every frame's boxes (inference_ms is their total)"
+    )
 
 
 class StoredResult(DetectResponse):

@@ -13,16 +13,18 @@ import numpy as np
 import numpy.typing as npt
 from fastapi.concurrency import run_in_threadpool
 
-from polypdet.api.batching import InferenceBatcher, QueueFullError
-from polypdet.api.decoding import decode_upload
+from polypdet.api.batching import InferenceBatcher, QueueFullError, Timing
+from polypdet.api.decoding import decode_upload, dicom_header
 from polypdet.api.errors import ApiError
 from polypdet.api.intake import Upload
 from polypdet.api.metrics import CACHE_LOOKUPS, REJECTED
 from polypdet.cache import ResultCache, cache_key
 from polypdet.cache.keys import content_hash
 from polypdet.config import Settings
+from polypdet.detections import Detections
 from polypdet.engine.detector import Detector, DetectParams
 from polypdet.engine.preprocess import LetterboxTransform
+from polypdet.io.images import RGBImage
 from polypdet.store import ResultRecord, ResultStore, StoreError
 from polypdet.store.store import as_utc
 
@@ -49,7 +51,15 @@ def record_json(record: ResultRecord, cached: bool = False) -> dict[str, Any]:
         "content_hash": record.content_hash,
         "source": record.source,
         "owner": record.owner,
+        "frames": frames_json(record.frames),
     }
+
+
+def frames_json(frames: list[list[dict[str, Any]]] | None) -> list[dict[str, Any]] | None:
+    """Per-frame detections of a multi-frame source, numbered from 1 like DICOM frames; ``None`` otherwise."""
+    if not frames:
+        return None
+    return [{"frame": number, "detections": detections} for number, detections in enumerate(frames, start=1)]
 
 
 class DetectionService:
@@ -78,16 +88,14 @@ class DetectionService:
             max_det=self.settings.max_detections if max_det is None else max_det,
         )
 
-    def _prepare(self, upload: Upload) -> tuple[npt.NDArray[np.float32], LetterboxTransform, int, int]:
-        image = decode_upload(upload)
-        tensor, transform = self.detector.preprocess(image)
-        return tensor, transform, image.shape[1], image.shape[0]
+    def _prepare(self, frames: list[RGBImage]) -> list[tuple[npt.NDArray[np.float32], LetterboxTransform]]:
+        return [self.detector.preprocess(frame) for frame in frames]
 
-    async def _infer(self, upload: Upload, params: DetectParams) -> dict[str, Any]:
-        loop = asyncio.get_running_loop()
-        tensor, transform, width, height = await loop.run_in_executor(self._decoders, self._prepare, upload)
+    async def _submit(
+        self, tensor: npt.NDArray[np.float32], transform: LetterboxTransform, params: DetectParams
+    ) -> tuple[Detections, Timing]:
         try:
-            detections, timing = await self.batcher.submit(tensor, transform, params, self.settings.request_timeout_s)
+            return await self.batcher.submit(tensor, transform, params, self.settings.request_timeout_s)
         except QueueFullError:
             REJECTED.labels("queue_full").inc()
             raise ApiError(
@@ -97,15 +105,34 @@ class DetectionService:
             REJECTED.labels("timeout").inc()
             detail = f"no answer within {self.settings.request_timeout_s:g} s; retry shortly"
             raise ApiError(503, "timeout", detail, {"Retry-After": "2"}) from None
-        return {
-            "detections": detections.to_json(),
-            "image_width": width,
-            "image_height": height,
-            "inference_ms": round(timing.inference_ms, 2),
+
+    async def _infer(self, upload: Upload, params: DetectParams) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        """The outcome (cacheable, no patient data) and, for DICOM, the header; frames go in batcher-sized groups."""
+        loop = asyncio.get_running_loop()
+        decoded = await loop.run_in_executor(self._decoders, decode_upload, upload)
+        per_frame: list[list[dict[str, Any]]] = []
+        inference_ms = 0.0
+        step = self.settings.batch_max_size
+        for start in range(0, len(decoded.frames), step):
+            prepared = await loop.run_in_executor(self._decoders, self._prepare, decoded.frames[start : start + step])
+            answers = await asyncio.gather(*(self._submit(tensor, transform, params) for tensor, transform in prepared))
+            per_frame.extend(detections.to_json() for detections, _ in answers)
+            inference_ms += sum(timing.inference_ms for _, timing in answers)
+        first = decoded.frames[0]
+        outcome = {
+            "detections": per_frame[0],
+            "image_width": first.shape[1],
+            "image_height": first.shape[0],
+            "inference_ms": round(inference_ms, 2),
+            "frames": per_frame if len(per_frame) > 1 else None,
         }
+        return outcome, decoded.dicom_header
 
     async def detect(self, upload: Upload, owner: str) -> dict[str, Any]:
-        """Answer one upload and persist the result; returns the API response object."""
+        """Answer one upload and persist the result; returns the API response object.
+
+        A multi-frame DICOM answers every frame (``frames``); ``detections`` then holds the first frame's.
+        """
         params = self.params_for(upload.conf, upload.max_det)
         if len(upload.data) > HASH_IN_THREAD_BYTES:
             digest = await run_in_threadpool(content_hash, upload.data)
@@ -116,9 +143,14 @@ class DetectionService:
         if found is not None and not found.keys() >= OUTCOME_KEYS:
             found = None
         CACHE_LOOKUPS.labels(self.cache.name, "hit" if found else "miss").inc()
-        outcome = found or await self._infer(upload, params)
-        if not found:
+        header = None
+        if found is None:
+            outcome, header = await self._infer(upload, params)
             await self.cache.set(key, outcome)
+        else:
+            outcome = found
+            if upload.kind == "dicom":  # the cache holds no patient data: read the header again
+                header = await asyncio.get_running_loop().run_in_executor(self._decoders, dicom_header, upload.data)
         record = ResultRecord(
             id=uuid.uuid4().hex,
             created_at=datetime.now(UTC),
@@ -131,7 +163,9 @@ class DetectionService:
             content_hash=digest,
             source=upload.kind,
             owner=owner,
+            source_image=upload.data if self.settings.store_source_images else None,
         )
+        record.frames, record.dicom_header = outcome.get("frames"), header
         try:
             await run_in_threadpool(self.store.add, record)
         except StoreError as error:

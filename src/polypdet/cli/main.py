@@ -22,6 +22,7 @@ COMMANDS = {
     "pacs": ("polypdet.cli.pacs", "PACS integration: C-STORE listener sending DICOM SR results"),
     "video": ("polypdet.cli.video", "annotate a video file: tracked boxes, per-frame CSV, polyp count"),
     "stream": ("polypdet.cli.stream", "detect live on a camera, RTSP/HTTP stream or file, newest frame first"),
+    "worker": ("polypdet.cli.worker", "process video jobs from the Redis queue (RQ); run several to share them"),
     "backup": ("polypdet.cli.backup", "back up the database, audit trail and models into one encrypted archive"),
     "restore": ("polypdet.cli.restore", "restore the database and models from a backup archive"),
 }

@@ -86,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
             },
             "recipe": asdict(recipe),
             "weights": "last epoch (no selection on the held-out sets)",
-            "command": "polypdet " + " ".join(sys.argv[2:]) if len(sys.argv) > 1 else "polypdet train",
+            "command": " ".join(["polypdet", "train", *sys.argv[2:]]).strip(),
         },
     }
     root = args.models_dir or models_dir()

@@ -13,6 +13,8 @@ import numpy.typing as npt
 
 BackendName = Literal["auto", "openvino", "onnxruntime"]
 Precision = Literal["f32", "bf16", "auto"]
+"""OpenVINO inference precision; ``auto`` is OpenVINO's own choice: bf16 on CPUs with AMX/AVX-512 BF16, else f32.
+On the held-out sets bf16 changes mAP by less than 0.001 (models/polyp-yolov8n/card.yaml)."""
 Hint = Literal["latency", "throughput"]
 
 
@@ -71,7 +73,7 @@ class OpenVinoBackend:
     name = "openvino"
 
     def __init__(
-        self, model_path: Path, threads: int | None = None, precision: Precision = "f32", hint: Hint = "latency"
+        self, model_path: Path, threads: int | None = None, precision: Precision = "auto", hint: Hint = "latency"
     ) -> None:
         import openvino as ov
 
@@ -116,7 +118,7 @@ def load_backend(
     model_path: Path,
     name: BackendName = "auto",
     threads: int | None = None,
-    precision: Precision = "f32",
+    precision: Precision = "auto",
     hint: Hint = "latency",
 ) -> Backend:
     """Open ``model_path`` with the named backend; ``auto`` prefers OpenVINO."""

@@ -42,7 +42,7 @@ class Detector:
         model: ModelInfo | str | Path | None = None,
         backend: BackendName = "auto",
         threads: int | None = None,
-        precision: Precision = "f32",
+        precision: Precision = "auto",
         hint: Hint = "latency",
         imgsz: int | None = None,
         params: DetectParams | None = None,

@@ -28,6 +28,7 @@ class EncryptedColumn:
 ENCRYPTED_COLUMNS: list[EncryptedColumn] = [
     EncryptedColumn("users", "id", "totp_secret", "users.totp_secret"),
     EncryptedColumn("results", "id", "payload", "results.payload"),
+    EncryptedColumn("results", "id", "source_image", "results.source_image"),
 ]
 
 

@@ -17,6 +17,7 @@ class ResultRecord(Base):
     """One answered detection request: what was found, on what, with which model and parameters, for whom."""
 
     __tablename__ = "results"
+    __allow_unmapped__ = True  # ``frames`` and ``dicom_header`` below are not columns
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -32,5 +33,13 @@ class ResultRecord(Base):
     content_hash: Mapped[str] = mapped_column(String(64), index=True)
     source: Mapped[str] = mapped_column(String(16))
     owner: Mapped[str] = mapped_column(String(128))
+    # The uploaded bytes, encrypted (own associated-data kind), only with STORE_SOURCE_IMAGES; loaded on demand
+    # by ``ResultStore.source_image`` (migration 0003).
+    source_image: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True, default=None, deferred=True)
+
+    # Kept inside the encrypted ``payload`` only, for the DICOM SR / SC and FHIR outputs: every frame's
+    # detections (multi-frame sources) and the source DICOM header without pixel data (``Dataset.to_json_dict``).
+    frames: list[list[dict[str, Any]]] | None = None
+    dicom_header: dict[str, Any] | None = None
 
     __table_args__ = (Index("ix_results_owner_created_id", "owner", "created_at", "id"),)

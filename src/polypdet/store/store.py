@@ -7,7 +7,7 @@ import binascii
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import Engine, and_, or_, select, text
 from sqlalchemy.exc import SQLAlchemyError
@@ -36,6 +36,7 @@ class PayloadCipher(Protocol):
 
 
 PAYLOAD_KIND = "results.payload"
+SOURCE_KIND = "results.source_image"
 
 
 @dataclass(frozen=True)
@@ -66,8 +67,9 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
 class ResultStore:
     """Results in any SQLAlchemy database; ``owner=None`` on reads means "any owner".
 
-    With a ``cipher``, each result's detections and parameters are stored as one AES-256-GCM envelope bound to
-    the result id; the other columns (sizes, timings, model, owner, hashes) identify no patient.
+    With a ``cipher``, each result's detections and parameters (and, for the DICOM outputs, its per-frame
+    detections and source DICOM header) are stored as one AES-256-GCM envelope bound to the result id, and a
+    kept source image as another; the other columns (sizes, timings, model, owner, hashes) identify no patient.
     """
 
     def __init__(self, engine: Engine, cipher: PayloadCipher | None = None) -> None:
@@ -86,11 +88,15 @@ class ResultStore:
     def _sealed(self, record: ResultRecord) -> ResultRecord:
         """A copy of ``record`` for the database: payload encrypted, plaintext columns empty."""
         values = {c.key: getattr(record, c.key) for c in ResultRecord.__table__.columns}
-        if self.cipher is None:
-            return ResultRecord(**values)
-        plaintext = json.dumps({"detections": record.detections, "params": record.params}).encode()
+        if self.cipher is None:  # no key, no patient data: per-frame boxes, DICOM header and source are not kept
+            return ResultRecord(**values | {"source_image": None})
+        content: dict[str, Any] = {"detections": record.detections, "params": record.params}
+        content |= {"frames": record.frames, "dicom_header": record.dicom_header}
+        plaintext = json.dumps(content).encode()
         values |= {"payload": self.cipher.seal(plaintext, record_aad(PAYLOAD_KIND, record.id))}
         values |= {"detections": None, "params": None}
+        if record.source_image is not None:
+            values["source_image"] = self.cipher.seal(record.source_image, record_aad(SOURCE_KIND, record.id))
         return ResultRecord(**values)
 
     def _reveal(self, record: ResultRecord) -> ResultRecord:
@@ -104,6 +110,7 @@ class ResultStore:
         except DecryptionError as error:
             raise StoreError(f"cannot decrypt result {record.id}: {error}") from None
         record.detections, record.params = content["detections"], content["params"]
+        record.frames, record.dicom_header = content.get("frames"), content.get("dicom_header")
         return record
 
     def add(self, record: ResultRecord) -> None:
@@ -120,6 +127,18 @@ class ResultStore:
         if record is None or (owner is not None and record.owner != owner):
             return None
         return self._reveal(record)
+
+    def source_image(self, record_id: str) -> bytes | None:
+        """The uploaded bytes of a result, decrypted; ``None`` when they were not kept."""
+        query = select(ResultRecord.source_image).where(ResultRecord.id == record_id)
+        with self._sessions() as session:
+            blob = session.scalar(query)
+        if blob is None or self.cipher is None:
+            return None
+        try:
+            return self.cipher.open(blob, record_aad(SOURCE_KIND, record_id))
+        except DecryptionError as error:
+            raise StoreError(f"cannot decrypt the source of result {record_id}: {error}") from None
 
     def page(self, limit: int = 20, cursor: str | None = None, owner: str | None = None) -> ResultPage:
         query = select(ResultRecord).order_by(ResultRecord.created_at.desc(), ResultRecord.id.desc())

@@ -32,6 +32,7 @@ REQUEST_BODY = {
     "/api/detect",
     response_model=DetectResponse,
     response_model_by_alias=True,
+    response_model_exclude_none=True,
     responses=ERROR_RESPONSES,
     openapi_extra={"requestBody": REQUEST_BODY},
     summary="Detect polyps in one image or DICOM file",

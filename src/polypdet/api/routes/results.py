@@ -25,7 +25,7 @@ Reader = Annotated[Caller, Depends(require(Permission.READ_OWN_RESULTS, Permissi
 ResultId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$", description="the id returned by POST /api/detect")]
 
 
-@router.get("/{result_id}", response_model=StoredResult, responses=NOT_FOUND)
+@router.get("/{result_id}", response_model=StoredResult, responses=NOT_FOUND, response_model_exclude_none=True)
 async def get_result(result_id: ResultId, service: Service, caller: Reader, request: Request) -> dict[str, Any]:
     record = await run_in_threadpool(service.store.get, result_id, caller.owner_filter)
     outcome = "success" if record is not None else "not_found"
