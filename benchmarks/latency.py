@@ -99,28 +99,66 @@ def _contestant(name: str, pt: Path, onnx: Path, imgsz: int, threads: int):  # t
     return lambda path: detector.detect(read_image(path))
 
 
-def measure(name: str, pt: Path, onnx: Path, imgsz: int, threads: int, images: list[Path], repeats: int) -> dict:
-    """Runs inside the child process."""
+def measure(name: str, pt: Path, onnx: Path, imgsz: int, threads: int, images: list[Path]) -> dict:
+    """Inside one contestant's process (alone on the machine): load, warm up, time every image once."""
     start = time.perf_counter()
     run = _contestant(name, pt, onnx, imgsz, threads)
     load_s = time.perf_counter() - start
     for path in images[:5]:
         run(path)
     times = []
-    for _ in range(repeats):
-        for path in images:
-            t0 = time.perf_counter()
-            run(path)
-            times.append((time.perf_counter() - t0) * 1000)
-    times.sort()
+    for path in images:
+        t0 = time.perf_counter()
+        run(path)
+        times.append((time.perf_counter() - t0) * 1000)
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {
-        "median_ms": round(statistics.median(times), 2),
-        "p95_ms": round(times[int(len(times) * 0.95) - 1], 2),
-        "mean_ms": round(statistics.fmean(times), 2),
+        "times": times,
         "load_s": round(load_s, 2),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_rss_mb": round(rss, 1),
         "torch_imported": "torch" in sys.modules,
     }
+
+
+def run_rounds(names: list[str], args: argparse.Namespace, pt: Path) -> dict[str, dict]:
+    """Contestants take turns in rounds (A B C, A B C, ...), each round a fresh process running alone, so a
+    change in the machine's load over the run is shared out rather than landing on one contestant."""
+    times: dict[str, list[float]] = {name: [] for name in names}
+    extra: dict[str, dict] = {}
+    for _ in range(args.repeats):
+        for name in names:
+            cmd = [
+                sys.executable,
+                __file__,
+                "--child",
+                name,
+                "--pt",
+                str(pt),
+                "--images",
+                str(args.images),
+                "--threads",
+                str(args.threads),
+            ]
+            done = subprocess.run(cmd, capture_output=True, text=True)
+            if done.returncode:
+                extra[name] = {"error": (done.stderr.strip().splitlines() or ["failed"])[-1]}
+                continue
+            child = json.loads(done.stdout.strip().splitlines()[-1])
+            times[name] += child.pop("times")
+            extra[name] = {**child, "peak_rss_mb": max(child["peak_rss_mb"], extra.get(name, {}).get("peak_rss_mb", 0))}
+    results = {}
+    for name in names:
+        ordered = sorted(times[name])
+        if not ordered:
+            results[name] = extra.get(name, {"error": "no result"})
+            continue
+        results[name] = {
+            "median_ms": round(statistics.median(ordered), 2),
+            "p95_ms": round(ordered[int(len(ordered) * 0.95) - 1], 2),
+            "mean_ms": round(statistics.fmean(ordered), 2),
+            **extra[name],
+        }
+    return results
 
 
 def main() -> int:
@@ -147,36 +185,15 @@ def main() -> int:
     onnx = shipped.onnx_path if pt == RUN_PT else onnx_from_checkpoint(pt, shipped.input_size)
     images = _images(args.images)
     if args.child:
-        print(json.dumps(measure(args.child, pt, onnx, shipped.input_size, args.threads, images, args.repeats)))
+        print(json.dumps(measure(args.child, pt, onnx, shipped.input_size, args.threads, images)))
         return 0
-    results = {}
-    for name in args.only:
-        cmd = [
-            sys.executable,
-            __file__,
-            "--child",
-            name,
-            "--pt",
-            str(pt),
-            "--images",
-            str(args.images),
-            "--repeats",
-            str(args.repeats),
-            "--threads",
-            str(args.threads),
-        ]
-        done = subprocess.run(cmd, capture_output=True, text=True)
-        if done.returncode:
-            results[name] = {"error": done.stderr.strip().splitlines()[-1] if done.stderr else "failed"}
-        else:
-            results[name] = json.loads(done.stdout.strip().splitlines()[-1])
-        print(name, results[name], file=sys.stderr)
+    results = run_rounds(args.only, args, pt)
     base = results.get("ultralytics", {}).get("median_ms")
     for r in results.values():
         if base and "median_ms" in r:
             r["ratio_to_ultralytics"] = round(r["median_ms"] / base, 3)
     report = {
-        "what": "single image, file -> boxes, median over images x repeats",
+        "what": "single image, file -> boxes, median over images x repeats, contestants in alternating rounds",
         "weights": str(pt),
         "onnx": str(onnx),
         "imgsz": shipped.input_size,

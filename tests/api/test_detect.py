@@ -38,10 +38,10 @@ def test_raw_png_body(client: TestClient, png_bytes: bytes) -> None:
 
 def test_multipart_upload_with_fields(client: TestClient, jpeg_bytes: bytes) -> None:
     low = client.post("/api/detect", files={"file": ("a.jpg", jpeg_bytes, "image/jpeg")}, data={"conf": "0.05"})
-    high = client.post("/api/detect", files={"file": ("a.jpg", jpeg_bytes, "image/jpeg")}, data={"conf": "0.5"})
+    high = client.post("/api/detect", files={"file": ("a.jpg", jpeg_bytes, "image/jpeg")}, data={"conf": "0.99"})
     assert low.status_code == high.status_code == 200, (low.text, high.text)
     assert len(low.json()["detections"]) > len(high.json()["detections"])
-    assert all(d["confidence"] >= 0.5 for d in high.json()["detections"])
+    assert all(d["confidence"] >= 0.99 for d in high.json()["detections"])
 
 
 def test_query_parameters_apply_to_raw_bodies(client: TestClient, jpeg_bytes: bytes) -> None:

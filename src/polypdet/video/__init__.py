@@ -7,4 +7,5 @@
 - ``tracking``: ByteTrack ids, minimum track length, unique-polyp count
 - ``records``: the per-frame CSV and the JSON summary; ``writer``: H.264/MPEG-4 encoding
 - ``websocket``: the ``/api/stream`` router (JPEG frames in, tracked detections out)
+- ``jobs``: uploaded videos processed in the background (RQ workers over Redis, or a thread of the service)
 """
