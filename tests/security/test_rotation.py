@@ -29,7 +29,7 @@ def test_rotation_rewraps_and_old_key_can_go(engine: Engine, tmp_path: Path, clo
 
     new = keyring.add_current()
     moved = rewrap_all(engine, Envelope(keyring), batch=2)  # batches smaller than the table
-    assert moved == {"users.totp_secret": 3, "results.payload": 0}
+    assert moved == {"users.totp_secret": 3, "results.payload": 0, "results.source_image": 0}
     assert key_ids_in_use(engine) == {new}
     keyring.retire([old])
     assert FileKeyring(tmp_path / "master.json").key_ids == [new]
@@ -37,4 +37,8 @@ def test_rotation_rewraps_and_old_key_can_go(engine: Engine, tmp_path: Path, clo
     fresh = UserDirectory(engine, Envelope(FileKeyring(tmp_path / "master.json")), clock=clock)
     for name, secret in secrets.items():
         assert fresh.authenticate(name, PASSWORD, code_at(secret, clock())).username == name
-    assert rewrap_all(engine, Envelope(keyring)) == {"users.totp_secret": 0, "results.payload": 0}
+    assert rewrap_all(engine, Envelope(keyring)) == {
+        "users.totp_secret": 0,
+        "results.payload": 0,
+        "results.source_image": 0,
+    }

@@ -68,9 +68,9 @@ def run(args: argparse.Namespace) -> int:
     else:
         target = openvino_from_onnx(source.onnx_path, args.out / f"{source.name}_openvino")
         reference = Detector(source, backend="onnxruntime", imgsz=size).detect_batch(images, DetectParams(conf=0.1))
-        exported = Detector(replace(source, onnx_path=target), backend="openvino", imgsz=size).detect_batch(
-            images, DetectParams(conf=0.1)
-        )
+        exported = Detector(
+            replace(source, onnx_path=target), backend="openvino", precision="f32", imgsz=size
+        ).detect_batch(images, DetectParams(conf=0.1))
     report = parity(reference, exported)
     print(f"wrote {target}")
     print(
