@@ -103,11 +103,11 @@ def test_running_nginx_redirects_http_and_refuses_tls_12(site: NginxSite) -> Non
             no_redirect.open(f"http://127.0.0.1:{site.http_port}/api/detect", timeout=5)
         assert redirect.value.code == 301 and redirect.value.headers["Location"].startswith("https://")
 
-        tls13 = ssl.create_default_context(cafile=str(site.root / "tls_cert.pem"))
+        tls13 = ssl.create_default_context(cafile=str(site.root / "cert.pem"))
         with urllib.request.urlopen(f"https://127.0.0.1:{site.tls_port}/nginx-health", context=tls13, timeout=5) as r:
             assert r.status == 200 and r.read() == b"ok\n"
 
-        tls12 = ssl.create_default_context(cafile=str(site.root / "tls_cert.pem"))
+        tls12 = ssl.create_default_context(cafile=str(site.root / "cert.pem"))
         tls12.maximum_version = ssl.TLSVersion.TLSv1_2
         with pytest.raises(urllib.error.URLError) as refused:
             urllib.request.urlopen(f"https://127.0.0.1:{site.tls_port}/nginx-health", context=tls12, timeout=5)

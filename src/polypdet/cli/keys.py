@@ -66,17 +66,9 @@ def _create(context: SecurityContext, args: argparse.Namespace) -> int:
 
 def _list(context: SecurityContext, args: argparse.Namespace) -> int:
     keys = context.api_keys.list(include_revoked=args.all)
-    rows: list[dict[str, Any]] = [
-        {
-            "prefix": k.prefix,
-            "name": k.name,
-            "role": k.role,
-            "created_at": k.created_at.isoformat(timespec="seconds"),
-            "last_used_at": k.last_used_at.isoformat(timespec="seconds") if k.last_used_at else None,
-            "revoked": k.revoked_at is not None,
-        }
-        for k in keys
-    ]
+    from polypdet.security.apikeys import key_summary
+
+    rows: list[dict[str, Any]] = [key_summary(k) for k in keys]
     if args.json:
         print(json.dumps(rows))
         return 0

@@ -53,13 +53,6 @@ def run(args: argparse.Namespace) -> int:
 
     if args.show:
         _check_display()
-    options = StreamOptions(
-        params=DetectParams(conf=args.conf),
-        tracking=tracker_config(args),  # type: ignore[arg-type]
-        realtime=args.realtime,
-        max_frames=args.max_frames,
-        duration_s=args.duration,
-    )
     detector = load_detector(args, hint="latency")
     try:
         source = open_source(args.source)
@@ -67,7 +60,14 @@ def run(args: argparse.Namespace) -> int:
         print(f"polypdet stream: {args.source}: {error}", file=sys.stderr)
         return 1
     is_file = isinstance(source, VideoFile) and not source.live
-    options = StreamOptions(**{**options.__dict__, "lossless": is_file and not args.realtime})
+    options = StreamOptions(
+        params=DetectParams(conf=args.conf),
+        tracking=tracker_config(args),  # type: ignore[arg-type]
+        realtime=args.realtime,
+        max_frames=args.max_frames,
+        duration_s=args.duration,
+        lossless=is_file and not args.realtime,  # a file read as fast as possible loses no frame
+    )
     info = source.info
     writer = VideoWriter(args.out, info.width, info.height, info.fps) if args.out else None
     table = DetectionCsv(args.csv) if args.csv else None

@@ -12,6 +12,7 @@ import string
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
@@ -40,6 +41,18 @@ class KeyIdentity:
     name: str
     role: Role
     user_id: str | None
+
+
+def key_summary(key: ApiKey) -> dict[str, Any]:
+    """What may be shown of a key: never its secret or hash."""
+    return {
+        "prefix": key.prefix,
+        "name": key.name,
+        "role": key.role,
+        "created_at": key.created_at.isoformat(timespec="seconds"),
+        "last_used_at": key.last_used_at.isoformat(timespec="seconds") if key.last_used_at else None,
+        "revoked": key.revoked_at is not None,
+    }
 
 
 def split_key(key: str) -> tuple[str, str] | None:

@@ -46,7 +46,8 @@ def onnx_from_checkpoint(checkpoint: Path, imgsz: int | None = None, out: Path |
     if out is None and target.exists():  # the content-hash cache; an explicit target is always rewritten
         return target
     model = YOLO(str(checkpoint))
-    size = imgsz or int(model.ckpt.get("train_args", {}).get("imgsz", 640)) if model.ckpt else imgsz or 640
+    trained_size = int((model.ckpt or {}).get("train_args", {}).get("imgsz", 640))
+    size = imgsz or trained_size
     exported = Path(model.export(format="onnx", imgsz=size, simplify=True, dynamic=True, opset=17))
     target.parent.mkdir(parents=True, exist_ok=True)
     exported.replace(target)

@@ -22,7 +22,7 @@ def install_model(onnx_path: Path, models_root: Path, card: dict[str, Any]) -> M
     target = folder / "model.onnx"
     if onnx_path.resolve() != target.resolve():
         shutil.copyfile(onnx_path, target)
-    full = {"file": target.name, "sha256": sha256_of(target), **card}
-    full["file"], full["sha256"] = target.name, sha256_of(target)
+    rest = {key: value for key, value in card.items() if key not in {"file", "sha256"}}
+    full = {"file": target.name, "sha256": sha256_of(target), **rest}
     (folder / CARD).write_text(yaml.safe_dump(full, sort_keys=False, width=100, allow_unicode=True))
     return read_card(folder)

@@ -12,7 +12,7 @@ from polypdet.api.auth import audit, require, security_of
 from polypdet.api.deps import Caller
 from polypdet.api.errors import ApiError
 from polypdet.api.schemas import ErrorOut
-from polypdet.security.apikeys import ApiKeyNotFoundError
+from polypdet.security.apikeys import ApiKeyNotFoundError, key_summary
 from polypdet.security.passwords import WeakPasswordError
 from polypdet.security.roles import Permission, Role
 from polypdet.security.users import UserExistsError, UserNotFoundError
@@ -74,17 +74,6 @@ def _user_json(user: Any) -> dict[str, Any]:
     }
 
 
-def _key_json(key: Any) -> dict[str, Any]:
-    return {
-        "prefix": key.prefix,
-        "name": key.name,
-        "role": key.role,
-        "created_at": key.created_at.isoformat(timespec="seconds"),
-        "last_used_at": key.last_used_at.isoformat(timespec="seconds") if key.last_used_at else None,
-        "revoked": key.revoked_at is not None,
-    }
-
-
 @router.get("/users", response_model=list[UserOut], responses=DENIED)
 async def list_users(request: Request, caller: Admin) -> list[dict[str, Any]]:
     users = await run_in_threadpool(security_of(request).users.list)
@@ -130,7 +119,7 @@ async def enroll_totp(username: Username, request: Request, caller: Admin) -> di
 @router.get("/keys", response_model=list[KeyOut], responses=DENIED)
 async def list_keys(request: Request, caller: Admin, include_revoked: bool = False) -> list[dict[str, Any]]:
     keys = await run_in_threadpool(security_of(request).api_keys.list, include_revoked)
-    return [_key_json(k) for k in keys]
+    return [key_summary(k) for k in keys]
 
 
 @router.post("/keys", response_model=CreatedKey, status_code=201, responses=DENIED)
@@ -150,7 +139,7 @@ async def create_key(body: NewKey, request: Request, caller: Admin) -> dict[str,
         target=f"key:{record.prefix}",
         details={"role": body.role.value, "name": body.name},
     )
-    return _key_json(record) | {"key": key}
+    return key_summary(record) | {"key": key}
 
 
 @router.delete("/keys/{prefix}", response_model=KeyOut, responses=DENIED)
@@ -162,7 +151,7 @@ async def revoke_key(
     except ApiKeyNotFoundError:
         raise ApiError(404, "not_found", f"no live API key {prefix}") from None
     await audit(request, "key.revoked", caller.actor, target=f"key:{prefix}")
-    return _key_json(record)
+    return key_summary(record)
 
 
 @router.get("/audit", responses=DENIED)
