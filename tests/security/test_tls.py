@@ -9,9 +9,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tls_certs import self_signed
 
 from polypdet.security.tls import security_headers, server_context
+from tls_certs import self_signed
 
 
 @pytest.fixture
