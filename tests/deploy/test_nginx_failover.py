@@ -30,10 +30,18 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         yield c
 
 
-def served_by(cluster: Cluster) -> list[tuple[str, str]]:
-    """(upstream addresses, status) of every request in nginx's JSON access log, in order."""
-    entries = [json.loads(line) for line in (cluster.nginx.root / "access.log").read_text().splitlines()]
-    return [(e["upstream"], e["upstream_status"]) for e in entries if e["uri"] == "/api/detect"]
+def served_by(cluster: Cluster, expected: int, wait_s: float = 5.0) -> list[tuple[str, str]]:
+    """(upstream addresses, status) of every request in nginx's JSON access log, in order.
+
+    nginx writes a request's log line after the client already has the answer: wait (briefly) for the last ones.
+    """
+    deadline = time.monotonic() + wait_s
+    while True:
+        entries = [json.loads(line) for line in (cluster.nginx.root / "access.log").read_text().splitlines()]
+        served = [(e["upstream"], e["upstream_status"]) for e in entries if e["uri"] == "/api/detect"]
+        if len(served) >= expected or time.monotonic() > deadline:
+            return served
+        time.sleep(0.1)
 
 
 def test_killing_one_of_three_replicas_under_load_fails_under_0_1_percent(cluster: Cluster, data: Path) -> None:
@@ -62,7 +70,7 @@ def test_killing_one_of_three_replicas_under_load_fails_under_0_1_percent(cluste
     assert len(report.outcomes) >= 200, f"only {len(report.outcomes)} requests: the load did not run"
     assert report.failure_rate < 0.001, f"{len(failed)} of {len(report.outcomes)} failed: {failed[:3]}"
 
-    upstreams = served_by(cluster)
+    upstreams = served_by(cluster, len(report.outcomes))
     assert len(upstreams) == len(report.outcomes)
     for port in cluster.replica_ports:
         assert any(f"127.0.0.1:{port}" in u for u, _ in upstreams), f"replica on {port} never served"
@@ -76,6 +84,6 @@ def test_killing_one_of_three_replicas_under_load_fails_under_0_1_percent(cluste
     # The restarted replica comes back into rotation once ready and nginx's fail_timeout (10 s) has passed.
     cluster.wait_ready(victim)
     deadline = time.monotonic() + 40
-    while not any(u == victim_address for u, _ in served_by(cluster)[len(upstreams) :]):
+    while not any(u == victim_address for u, _ in served_by(cluster, 0)[len(upstreams) :]):
         assert time.monotonic() < deadline, "the restarted replica never served again"
         run_load(cluster.url, images[:6], duration_s=1, connections=3, max_requests=6, api_key=cluster.api_key)
