@@ -14,7 +14,7 @@ from polypdet.engine.detector import Detector, DetectParams
 from polypdet.engine.models import resolve_model
 from polypdet.io.images import read_image
 from polypdet.train.export import onnx_from_checkpoint, parity, ultralytics_detections
-from polypdet.train.pretrained import build_coco_checkpoint
+from polypdet.train.pretrained import build_checkpoint
 
 pytestmark = pytest.mark.train
 
@@ -32,7 +32,7 @@ def images(data: Path) -> list[np.ndarray]:
 
 @pytest.fixture(scope="module")
 def coco_checkpoint(data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_coco_checkpoint(data / "weights/coco-yolov8n-int8.onnx", tmp_path_factory.mktemp("w") / "coco.pt")
+    return build_checkpoint(data / "weights/coco-yolov8n-int8.onnx", tmp_path_factory.mktemp("w") / "coco.pt")
 
 
 @pytest.mark.parametrize("imgsz", [320, 640])
@@ -41,6 +41,16 @@ def test_rebuilt_coco_yolov8n(coco_checkpoint: Path, images: list[np.ndarray], i
     source = ultralytics_detections(coco_checkpoint, images, imgsz, conf=0.05)
     engine = Detector(resolve_model(onnx_from_checkpoint(coco_checkpoint, imgsz)), backend="onnxruntime")
     _assert_same(source, engine.detect_batch(images, DetectParams(conf=0.05)), min_conf=0.1)
+
+
+def test_shipped_model_rebuilt_for_a_second_stage(images: list[np.ndarray], tmp_path: Path) -> None:
+    """The shipped fp32 ONNX (a 1-class head fine-tuned from COCO) rebuilds into a checkpoint with its boxes."""
+    shipped = resolve_model(None)
+    checkpoint = build_checkpoint(shipped.onnx_path, tmp_path / "shipped.pt")
+    source = ultralytics_detections(checkpoint, images, shipped.input_size, conf=0.05)
+    ours = Detector(shipped, backend="onnxruntime").detect_batch(images, DetectParams(conf=0.05))
+    # Checkpoints hold fp16 weights (as ultralytics saves them): close, not float-identical.
+    _assert_same(source, ours, min_conf=0.1, min_iou=0.99, max_conf_diff=0.01)
 
 
 def test_real_ultralytics_checkpoint(data: Path, images: list[np.ndarray]) -> None:
@@ -53,9 +63,15 @@ def test_real_ultralytics_checkpoint(data: Path, images: list[np.ndarray]) -> No
     _assert_same(source, ours, min_conf=0.01)
 
 
-def _assert_same(source: list[Detections], ours: list[Detections], min_conf: float) -> None:
+def _assert_same(
+    source: list[Detections],
+    ours: list[Detections],
+    min_conf: float,
+    min_iou: float = 0.999,
+    max_conf_diff: float = 1e-3,
+) -> None:
     # Same letterbox (padded to a multiple of 32), same decoding: the same boxes to float precision.
     report = parity(source, ours, min_conf)
     assert report.compared > 0, "nothing to compare"
-    assert report.min_iou > 0.999, report
-    assert report.max_conf_diff < 1e-3, report
+    assert report.min_iou > min_iou, report
+    assert report.max_conf_diff < max_conf_diff, report

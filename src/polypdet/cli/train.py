@@ -34,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--init",
         type=Path,
         default=None,
-        help="start from this .pt (default: COCO YOLOv8n rebuilt from the shared int8 ONNX)",
+        help="start from this .pt or YOLOv8n .onnx, e.g. a shipped model (default: the shared COCO int8 ONNX)",
     )
     parser.add_argument("--name", default="polyp-yolov8n", help="installed model name")
     parser.add_argument("--version", dest="model_version", default="1.0.0", help="installed model version")

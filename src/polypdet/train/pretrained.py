@@ -1,9 +1,10 @@
-"""Rebuild an ultralytics YOLOv8n checkpoint from the shipped int8 COCO ONNX file.
+"""Rebuild an ultralytics YOLOv8n checkpoint from an ONNX export: the int8 COCO start or our own fp32 model.
 
-The ONNX file holds batch-norm-folded convolutions quantised per tensor. Dequantised, they give the
-weights of ultralytics' ``yolov8n.yaml`` model; each folded bias becomes the batch-norm bias with an
-identity normalisation (weight 1, mean 0, variance 1 - eps), so the rebuilt network computes the same
-function and can be fine-tuned like ``yolov8n.pt``. Needs the ``train`` extra.
+An exported ONNX file holds batch-norm-folded convolutions (in the COCO file quantised per tensor).
+They give the weights of ultralytics' ``yolov8n.yaml`` model; each folded bias becomes the batch-norm bias
+with an identity normalisation (weight 1, mean 0, variance 1 - eps), so the rebuilt network computes the
+same function and can be fine-tuned like ``yolov8n.pt`` — e.g. a second stage from the shipped model.
+Needs the ``train`` extra.
 """
 
 from __future__ import annotations
@@ -22,27 +23,40 @@ def _onnx_tensors(onnx_path: Path) -> dict[str, np.ndarray]:
     return {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
 
 
-def _dequantised(tensors: dict[str, np.ndarray], name: str) -> np.ndarray:
+def _weight(tensors: dict[str, np.ndarray], name: str) -> np.ndarray | None:
+    """The float weights called ``name``, dequantised if stored as int8; None if absent."""
+    if name in tensors:
+        return tensors[name].astype(np.float32)
+    if f"{name}_quantized" not in tensors:
+        return None
     q = tensors[f"{name}_quantized"].astype(np.float32)
     zero = tensors[f"{name}_zero_point"].astype(np.float32)
     return ((q - zero) * tensors[f"{name}_scale"].astype(np.float32)).astype(np.float32)
 
 
-def build_coco_checkpoint(onnx_path: Path, out_path: Path) -> Path:
-    """Write an ultralytics checkpoint (``.pt``) with the ONNX file's COCO weights."""
+def build_checkpoint(onnx_path: Path, out_path: Path) -> Path:
+    """Write an ultralytics checkpoint (``.pt``) with the weights of a YOLOv8n ONNX export."""
     import torch
-    from ultralytics import YOLO
+    from ultralytics.nn.tasks import DetectionModel
 
     tensors = _onnx_tensors(onnx_path)
-    yolo = YOLO("yolov8n.yaml")
-    net: Any = yolo.model
+    classes = _weight(tensors, "model.22.cv3.0.2.weight")
+    if classes is None:
+        raise ValueError(f"{onnx_path} is not a YOLOv8n export (no detection head found)")
+    net: Any = DetectionModel("yolov8n.yaml", nc=classes.shape[0], verbose=False)
+    width = classes.shape[1]  # the class branch's hidden width: 80 in a head fine-tuned from COCO
+    if width != net.model[-1].cv3[0][-1].in_channels:
+        net.load(DetectionModel("yolov8n.yaml", nc=width, verbose=False), verbose=False)  # rebuilds it that wide
     state = net.state_dict()
     filled = 0
     for key in list(state):
         if key.endswith("dfl.conv.weight"):
             continue  # fixed arange kernel, not learned
-        if key.endswith(".conv.weight") and f"{key}_quantized" in tensors:
-            state[key] = torch.from_numpy(_dequantised(tensors, key))
+        weight = _weight(tensors, key) if key.endswith(".weight") else None
+        if weight is None:
+            continue
+        if key.endswith(".conv.weight"):
+            state[key] = torch.from_numpy(weight)
             prefix = key[: -len(".conv.weight")]
             bias = torch.from_numpy(tensors[f"{prefix}.conv.bias"].astype(np.float32))
             bn_eps = 1e-3
@@ -51,8 +65,8 @@ def build_coco_checkpoint(onnx_path: Path, out_path: Path) -> Path:
             state[f"{prefix}.bn.running_mean"] = torch.zeros_like(bias)
             state[f"{prefix}.bn.running_var"] = torch.full_like(bias, 1.0 - bn_eps)
             filled += 1
-        elif key.endswith(".weight") and f"{key}_quantized" in tensors:
-            state[key] = torch.from_numpy(_dequantised(tensors, key))
+        else:
+            state[key] = torch.from_numpy(weight)
             state[key[: -len("weight")] + "bias"] = torch.from_numpy(
                 tensors[key[: -len("weight")] + "bias"].astype(np.float32)
             )

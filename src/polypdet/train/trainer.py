@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from polypdet.train.pretrained import build_coco_checkpoint
+from polypdet.train.pretrained import build_checkpoint
 from polypdet.train.torch_compat import prepare_ultralytics
 
 
@@ -19,6 +19,7 @@ class TrainRecipe:
     seed: int = 0
     optimizer: str = "AdamW"
     lr0: float = 0.002
+    warmup_epochs: float = 3.0
     cos_lr: bool = True
     close_mosaic: int = 5
     flipud: float = 0.5  # endoscopy has no "up": vertical flips are as real as horizontal ones
@@ -32,8 +33,8 @@ class TrainRecipe:
 def train(data_yaml: Path, run_dir: Path, init: Path, recipe: TrainRecipe, threads: int | None = None) -> Path:
     """Train (or resume an interrupted run in ``run_dir``) and return the final ``last.pt``.
 
-    ``init`` is where training starts: the COCO int8 ONNX file (rebuilt into a checkpoint) or an ultralytics
-    ``.pt`` — e.g. an earlier stage trained at a smaller input size.
+    ``init`` is where training starts: a YOLOv8n ONNX export (the COCO int8 start, or a shipped model for a
+    second stage at another input size), rebuilt into a checkpoint, or an ultralytics ``.pt``.
     """
     prepare_ultralytics(threads)
     from ultralytics import YOLO
@@ -42,7 +43,7 @@ def train(data_yaml: Path, run_dir: Path, init: Path, recipe: TrainRecipe, threa
     if last.exists() and not (run_dir / "weights" / "done").exists():
         YOLO(str(last)).train(resume=True)
     elif not last.exists():
-        start = init if init.suffix == ".pt" else build_coco_checkpoint(init, run_dir.parent / "coco-yolov8n.pt")
+        start = init if init.suffix == ".pt" else build_checkpoint(init, run_dir / "start.pt")
         YOLO(str(start)).train(
             data=str(data_yaml),
             project=str(run_dir.parent),
