@@ -135,9 +135,33 @@ def test_detector_probes_resources_and_locked_down_container() -> None:
     volumes = {v["name"]: v for v in spec["volumes"]}
     mounts = {m["mountPath"]: volumes[m["name"]] for m in container["volumeMounts"]}
     home = load("configmap.yaml")["data"]["POLYPDET_HOME"]
-    assert "emptyDir" in mounts[home] and "emptyDir" in mounts["/tmp"], "the only writable places"
+    assert "persistentVolumeClaim" in mounts[home] and "emptyDir" in mounts["/tmp"], "the only writable places"
     assert mounts["/run/secrets"]["secret"]["secretName"] == load("secret.yaml")["metadata"]["name"]
     assert container["envFrom"][0]["configMapRef"]["name"] == load("configmap.yaml")["metadata"]["name"]
+
+
+def home_claim(deployment: str) -> tuple[str, str]:
+    """The claim a deployment's container mounts at POLYPDET_HOME (from its ConfigMap), and that path."""
+    spec = pod_spec(deployment)
+    (container,) = spec["containers"]
+    config = next(e["configMapRef"]["name"] for e in container["envFrom"] if "configMapRef" in e)
+    assert config == load("configmap.yaml")["metadata"]["name"]
+    home = load("configmap.yaml")["data"]["POLYPDET_HOME"]
+    (mount,) = [m for m in container["volumeMounts"] if m["mountPath"] == home]
+    assert not mount.get("readOnly", False) and "subPath" not in mount
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    (volume,) = [v for v in spec["volumes"] if v["name"] == mount["name"]]
+    return volume["persistentVolumeClaim"]["claimName"], home
+
+
+def test_detectors_and_video_workers_share_one_read_write_many_home() -> None:
+    """The API writes a video job's files under POLYPDET_HOME/jobs; a worker pod on any node must read them."""
+    claim, home = home_claim("deployment.yaml")
+    assert home_claim("worker-deployment.yaml") == (claim, home)
+    pvc = load("pvc.yaml")
+    assert (pvc["kind"], pvc["metadata"]["name"]) == ("PersistentVolumeClaim", claim)
+    assert pvc["metadata"]["namespace"] == load("deployment.yaml")["metadata"]["namespace"]
+    assert pvc["spec"]["accessModes"] == ["ReadWriteMany"]
 
 
 def test_service_hpa_and_pdb_select_the_detector() -> None:

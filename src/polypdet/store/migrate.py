@@ -2,22 +2,51 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine, func, select
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# The PostgreSQL advisory lock every replica takes around its migrations: "polypdet" as a 64-bit key.
+MIGRATION_LOCK_KEY = int.from_bytes(b"polypdet", "big")
 
 
-def alembic_config(engine: Engine) -> Config:
+def alembic_config(engine: Engine, connection: Connection | None = None) -> Config:
+    """Alembic's configuration; env.py migrates on ``connection`` when given, else in a transaction of ``engine``."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["engine"] = engine
+    if connection is not None:
+        config.attributes["connection"] = connection
     return config
 
 
+@contextmanager
+def migration_lock(connection: Connection) -> Iterator[None]:
+    """Hold the session-level advisory lock on ``connection``: other replicas wait here until it is released."""
+    connection.execute(select(func.pg_advisory_lock(MIGRATION_LOCK_KEY)))
+    connection.commit()  # a session lock outlives transactions; the migrations then run in one of their own
+    try:
+        yield
+    finally:
+        if not connection.invalidated:  # a lost connection has released the lock with its session
+            connection.rollback()
+            connection.execute(select(func.pg_advisory_unlock(MIGRATION_LOCK_KEY)))
+            connection.commit()
+
+
 def upgrade(engine: Engine) -> None:
-    """Bring the database to the newest schema; a no-op when it is already there."""
-    command.upgrade(alembic_config(engine), "head")
+    """Bring the database to the newest schema; a no-op when it is already there.
+
+    On PostgreSQL, replicas starting together on an empty database take turns: the first migrates under
+    :data:`MIGRATION_LOCK_KEY`, the others wait for the lock and then find the schema at head.
+    """
+    if engine.dialect.name != "postgresql":
+        command.upgrade(alembic_config(engine), "head")
+        return
+    with engine.connect() as connection, migration_lock(connection), connection.begin():
+        command.upgrade(alembic_config(engine, connection), "head")

@@ -1,0 +1,78 @@
+"""Migrations at start-up: replicas starting together on an empty PostgreSQL database take turns."""
+
+from __future__ import annotations
+
+import multiprocessing
+import uuid
+from collections.abc import Iterator
+from multiprocessing.synchronize import Barrier
+from pathlib import Path
+
+import pytest
+from alembic.script import ScriptDirectory
+from sqlalchemy import text
+
+from polypdet.store.engine import make_engine
+from polypdet.store.migrate import MIGRATION_LOCK_KEY, alembic_config, upgrade
+
+REPLICAS = 4
+# A bigint advisory lock shows in pg_locks as its high and low 32 bits (classid, objid) with objsubid 1.
+HELD_LOCKS = text(
+    "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database"
+    " WHERE l.locktype = 'advisory' AND d.datname = current_database() AND l.objid::bigint = :low"
+)
+
+
+@pytest.fixture
+def empty_postgres_url(postgres_url: str) -> Iterator[str]:
+    """A brand-new database with no tables, dropped afterwards."""
+    import psycopg
+
+    base = postgres_url.rsplit("/", 1)[0]
+    name = f"polypdet_migrate_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(base + "/postgres", autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    yield f"{base}/{name}"
+    with psycopg.connect(base + "/postgres", autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def migrate_with_the_others(url: str, start: Barrier) -> None:
+    """One replica's start-up: connected first, so that every replica reaches ``upgrade`` at the same moment."""
+    engine = make_engine(url)
+    engine.connect().close()
+    start.wait(timeout=30)
+    upgrade(engine)
+
+
+@pytest.mark.postgres
+def test_replicas_starting_together_on_an_empty_database_all_migrate(empty_postgres_url: str) -> None:
+    spawn = multiprocessing.get_context("spawn")  # no fork of a test process that may hold model threads
+    start = spawn.Barrier(REPLICAS)
+    replicas = [
+        spawn.Process(target=migrate_with_the_others, args=(empty_postgres_url, start)) for _ in range(REPLICAS)
+    ]
+    for replica in replicas:
+        replica.start()
+    for replica in replicas:
+        replica.join(timeout=60)
+    assert [replica.exitcode for replica in replicas] == [0] * REPLICAS, "a replica failed to migrate"
+
+    engine = make_engine(empty_postgres_url)
+    head = ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+    upgrade(engine)  # at head already: a no-op, and the pooled connection it used stays open
+    with engine.connect() as connection:
+        versions = connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+        held = connection.execute(HELD_LOCKS, {"low": MIGRATION_LOCK_KEY & 0xFFFFFFFF}).scalar()
+    engine.dispose()
+    assert versions == [head]
+    assert held == 0, "upgrade() kept the migration lock on a pooled connection"
+
+
+def test_sqlite_needs_no_lock(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'fresh.db'}")
+    upgrade(engine)
+    upgrade(engine)
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM alembic_version")).scalar() == 1
+    engine.dispose()
