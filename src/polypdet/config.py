@@ -74,6 +74,11 @@ class Settings(BaseSettings):
     job_retries: int = Field(default=2, ge=0, le=10, description="re-runs after a worker died or a job crashed")
     job_ttl_s: int = Field(default=7 * 86400, ge=60, description="how long a finished job stays readable")
     max_video_upload_mb: float = Field(default=1024.0, gt=0, description="largest POST /api/jobs/video upload")
+    video_job_retention_hours: float = Field(
+        default=72.0, gt=0, description="a finished job's folder (its outputs) is deleted this long after it ended"
+    )
+    # PACS listener (polypdet pacs listen).
+    pacs_deidentify: bool = Field(default=False, description="de-identify received instances before analysis")
 
     @model_validator(mode="after")
     def _apply_low_memory(self) -> Settings:

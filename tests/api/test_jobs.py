@@ -116,6 +116,59 @@ def test_job_in_process_finishes_with_its_outputs(local: TestClient, clip_bytes:
     assert sorted(p.name for p in folder.iterdir()) == ["annotated.mp4", "detections.csv", "job.json", "summary.json"]
 
 
+def test_outputs_are_sealed_on_disk_and_download_as_before(
+    local: TestClient, clip_bytes: bytes, tmp_path: Path
+) -> None:
+    job_id = post_video(local, clip_bytes, "Polypileocecalvalve1.mpg", skip=3, max_frames=30).json()["id"]
+    job = wait_until(local, job_id, finished)
+    assert job["state"] == "finished", job["error"]
+    folder = tmp_path / "var" / "jobs" / job_id
+    raw = {name: (folder / name).read_bytes() for name in ("annotated.mp4", "detections.csv", "summary.json")}
+    assert b"ftyp" not in raw["annotated.mp4"][:64]  # no MP4 header: not a playable file on disk
+    assert b"frame" not in raw["detections.csv"] and b"Polypileocecalvalve1" not in raw["summary.json"]
+    check_outputs(local, job, frames=30)  # decrypted on the way out
+
+    video = local.get(job["links"]["video"])
+    size = len(video.content)
+    assert video.headers["content-length"] == str(size) and video.headers["accept-ranges"] == "bytes"
+    assert video.headers["content-disposition"] == f'attachment; filename="polypdet-{job_id[:8]}-annotated.mp4"'
+    last = min(size - 2, 70000)  # across the first 64 KiB chunk's end when the video is that long
+    part = local.get(job["links"]["video"], headers={"Range": f"bytes=100-{last}"})
+    assert part.status_code == 206 and part.content == video.content[100 : last + 1]
+    assert part.headers["content-range"] == f"bytes 100-{last}/{size}"
+    tail = local.get(job["links"]["video"], headers={"Range": "bytes=-10"})
+    assert tail.status_code == 206 and tail.content == video.content[-10:]
+    past = local.get(job["links"]["video"], headers={"Range": f"bytes={size}-"})
+    assert past.status_code == 416 and past.headers["content-range"] == f"bytes */{size}"
+    stale = local.get(job["links"]["video"], headers={"Range": "bytes=0-9", "If-Range": '"another-version"'})
+    assert stale.status_code == 200 and stale.content == video.content
+
+    # A sealed output copied over another job's does not open there.
+    other = post_video(local, clip_bytes, skip=3, max_frames=3).json()["id"]
+    assert wait_until(local, other, finished)["state"] == "finished"
+    (tmp_path / "var" / "jobs" / other / "summary.json").write_bytes(raw["summary.json"])
+    refused = local.get(f"/api/jobs/{other}/summary")
+    assert refused.status_code == 500 and b"Polypileocecalvalve1" not in refused.content
+
+
+def test_finished_job_folders_past_their_retention_are_deleted(
+    make_client: Callable[..., TestClient], tmp_path: Path
+) -> None:
+    jobs = tmp_path / "var" / "jobs"
+    old, recent = jobs / uuid.uuid4().hex, jobs / uuid.uuid4().hex
+    for folder, age_h in ((old, 5), (recent, 3)):
+        folder.mkdir(parents=True)
+        (folder / "summary.json").write_bytes(b"sealed")
+        moment = time.time() - age_h * 3600
+        for path in (folder / "summary.json", folder):
+            os.utime(path, (moment, moment))
+    make_client(video_job_retention_hours=4)  # swept when the service starts
+    deadline = time.monotonic() + 5
+    while old.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not old.exists() and recent.exists()
+
+
 def test_only_the_owner_or_an_admin_reads_a_job(make_client: Callable[..., TestClient], clip_bytes: bytes) -> None:
     owner = make_client(backend="onnxruntime")
     job_id = post_video(owner, clip_bytes, skip=3, max_frames=30).json()["id"]

@@ -109,14 +109,24 @@ class Listener:
         return out
 
 
-def start_listener(outbox: Path, dest: str, *extra: str, allow: tuple[str, ...] = ("STORESCU", "ORTHANC")) -> Listener:
-    """``polypdet pacs listen`` in a subprocess; returns once it answers C-ECHO."""
+def start_listener(
+    outbox: Path,
+    dest: str,
+    *extra: str,
+    allow: tuple[str, ...] = ("STORESCU", "ORTHANC"),
+    env: dict[str, str] | None = None,
+) -> Listener:
+    """``polypdet pacs listen`` in a subprocess; returns once it answers C-ECHO.
+
+    Its POLYPDET_HOME (development keys included) is a folder next to the outbox, the same for every listener
+    started on that outbox."""
     port = free_port()
     allow_args = [arg for aet in allow for arg in ("--allow-aet", aet)]
     command = [sys.executable, "-m", "polypdet", "pacs", "listen", "--aet", "POLYPDET", "--host", "127.0.0.1"]
     command += ["--port", str(port), *allow_args, "--dest", dest, "--outbox", str(outbox), "--retry-max", "1"]
     command += ["--backend", "onnxruntime", *extra]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    home = outbox.with_name(outbox.name + "-home")
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "POLYPDET_HOME": str(home), **(env or {})}
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     listener = Listener("POLYPDET", port, outbox, process)
     deadline = time.monotonic() + 60

@@ -1,4 +1,5 @@
-"""The outbox and its destinations against a real Orthanc: C-STORE, STOW-RS, refusals, order and back-off."""
+"""The outbox and its destinations against a real Orthanc: C-STORE, STOW-RS, refusals, order, back-off and
+encryption at rest."""
 
 from __future__ import annotations
 
@@ -22,6 +23,10 @@ from polypdet.clinical.pacs.outbox import Backoff, Outbox, OutboxSender
 from polypdet.clinical.sr import build_sr, read_polyps
 from polypdet.detections import Detections
 from polypdet.io.dicom import read_dicom_bytes
+from polypdet.security.crypto import DecryptionError, Envelope
+from polypdet.security.keys import LocalKeyProvider
+
+ENVELOPE = Envelope(LocalKeyProvider.generate())
 
 
 def _sr(seed: int = 0) -> pydicom.Dataset:
@@ -43,11 +48,56 @@ def test_parse_destination() -> None:
 
 
 def test_put_is_durable_and_ordered(tmp_path: Path) -> None:
-    outbox = Outbox(tmp_path)
+    outbox = Outbox(tmp_path, ENVELOPE)
     first, second = outbox.put(_sr(1)), outbox.put(_sr(2))
     assert outbox.pending() == [first, second]
     assert not list((tmp_path / "tmp").iterdir())
-    assert read_polyps(pydicom.dcmread(first))[0].bbox[2] == 21.0
+    assert read_polyps(outbox.read(first))[0].bbox[2] == 21.0
+
+
+def test_files_on_disk_are_sealed_and_open_only_under_their_own_name(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path, ENVELOPE)
+    sr = _sr(1)
+    pending, refused = outbox.put(sr), outbox.put(_sr(2))
+    outbox.mark_failed(refused, "refused")
+    files = [p for p in tmp_path.rglob("*") if p.is_file() and p.suffix == ".dcm"]
+    assert len(files) == 2
+    for path in files:
+        raw = path.read_bytes()
+        for secret in (b"DICM", b"Doe^Jane", b"PDT-0001", b"ACC42", sr.StudyInstanceUID.encode()):
+            assert secret not in raw, (path, secret)
+    opened = outbox.read(pending)
+    assert (opened.PatientName, opened.PatientID, opened.SOPInstanceUID) == ("Doe^Jane", "PDT-0001", sr.SOPInstanceUID)
+    assert outbox.read(outbox.failed()[0]).PatientID == "PDT-0001"
+    swapped = tmp_path / "pending" / refused.name  # a sealed file copied over another item's name does not open
+    swapped.write_bytes(pending.read_bytes())
+    with pytest.raises(DecryptionError):
+        outbox.read(swapped)
+    with pytest.raises(DecryptionError):  # nor under another master key
+        Outbox(tmp_path, Envelope(LocalKeyProvider.generate())).read(pending)
+
+
+def test_a_file_that_does_not_open_is_set_aside(tmp_path: Path) -> None:
+    class Records:
+        def __init__(self) -> None:
+            self.sent: list[str] = []
+
+        def describe(self) -> str:
+            return "records"
+
+        def send(self, dataset: pydicom.Dataset) -> None:
+            self.sent.append(str(dataset.SOPInstanceUID))
+
+    outbox = Outbox(tmp_path, ENVELOPE)
+    tampered, good = outbox.put(_sr(1)), _sr(2)
+    outbox.put(good)
+    sealed = bytearray(tampered.read_bytes())
+    sealed[-1] ^= 1
+    tampered.write_bytes(bytes(sealed))
+    destination = Records()
+    assert outbox.deliver_pending(destination)
+    assert destination.sent == [good.SOPInstanceUID] and outbox.pending() == []
+    assert "authentication failed" in (tmp_path / "failed" / f"{tampered.stem}.txt").read_text()
 
 
 def test_backoff_grows_and_is_capped() -> None:
@@ -56,7 +106,7 @@ def test_backoff_grows_and_is_capped() -> None:
 
 
 def test_cstore_delivery_to_orthanc(orthanc: Orthanc, tmp_path: Path) -> None:
-    outbox = Outbox(tmp_path)
+    outbox = Outbox(tmp_path, ENVELOPE)
     sr = _sr(3)
     outbox.put(sr)
     assert outbox.deliver_pending(CStoreDestination(orthanc.aet, "127.0.0.1", orthanc.dicom_port))
@@ -65,7 +115,7 @@ def test_cstore_delivery_to_orthanc(orthanc: Orthanc, tmp_path: Path) -> None:
 
 @pytest.mark.skipif(not DICOMWEB_PLUGIN.exists(), reason="orthanc-dicomweb is not installed (.ci/run installs it)")
 def test_stow_rs_delivery_to_orthanc(orthanc: Orthanc, tmp_path: Path) -> None:
-    outbox = Outbox(tmp_path)
+    outbox = Outbox(tmp_path, ENVELOPE)
     sr = _sr(4)
     outbox.put(sr)
     assert outbox.deliver_pending(StowRsDestination(f"{orthanc.url}/dicom-web"))
@@ -73,7 +123,7 @@ def test_stow_rs_delivery_to_orthanc(orthanc: Orthanc, tmp_path: Path) -> None:
 
 
 def test_unreachable_or_rejecting_destination_keeps_everything(orthanc: Orthanc, tmp_path: Path) -> None:
-    outbox = Outbox(tmp_path)
+    outbox = Outbox(tmp_path, ENVELOPE)
     outbox.put(_sr(5))
     outbox.put(_sr(6))
     for destination in (
@@ -99,7 +149,7 @@ def test_permanent_refusal_goes_to_failed_and_does_not_block_the_queue(orthanc: 
                 raise DeliveryError("status 0xA900", permanent=True)
             self.real.send(dataset)
 
-    outbox = Outbox(tmp_path)
+    outbox = Outbox(tmp_path, ENVELOPE)
     refused, delivered = outbox.put(_sr(7)), _sr(8)
     outbox.put(delivered)
     assert outbox.deliver_pending(RefusesTheFirst())
@@ -109,7 +159,7 @@ def test_permanent_refusal_goes_to_failed_and_does_not_block_the_queue(orthanc: 
 
 
 def test_sender_thread_delivers_what_is_put(orthanc: Orthanc, tmp_path: Path) -> None:
-    outbox = Outbox(tmp_path)
+    outbox = Outbox(tmp_path, ENVELOPE)
     sender = OutboxSender(outbox, CStoreDestination(orthanc.aet, "127.0.0.1", orthanc.dicom_port), Backoff(0.1))
     sender.start()
     try:

@@ -17,6 +17,7 @@ from dicom_samples import TRANSFER_SYNTAXES, rgb_compressed, to_bytes, ybr_jpeg_
 from polypdet.clinical.sr import read_polyps
 from polypdet.engine.postprocess import box_iou
 from polypdet.io.images import read_image
+from polypdet.security.deid import Pseudonymizer
 
 pytestmark = pytest.mark.usefixtures("dcmtk")
 
@@ -160,3 +161,26 @@ def _sc_in(orthanc: Orthanc, source: pydicom.Dataset) -> bool:
                 if sc.SourceImageSequence[0].ReferencedSOPInstanceUID == source.SOPInstanceUID:
                     return sc.BurnedInAnnotation == "YES" and sc.StudyInstanceUID == source.StudyInstanceUID
     return False
+
+
+def test_deidentify_flag_sends_srs_of_the_deidentified_study(
+    orthanc: Orthanc, polyp_image: np.ndarray, tmp_path: Path
+) -> None:
+    key = "a pseudonym key for the listener test, 32+ bytes"
+    dest = f"{orthanc.aet}@127.0.0.1:{orthanc.dicom_port}"
+    running = start_listener(tmp_path / "outbox", dest, "--deidentify", env={"PSEUDONYM_KEY": key})
+    try:
+        ds = ybr_jpeg_baseline(polyp_image)
+        (tmp_path / "in.dcm").write_bytes(to_bytes(ds))
+        assert storescu(running.port, tmp_path / "in.dcm").returncode == 0
+        pseudonyms = Pseudonymizer(key.encode())
+        new_uid = pseudonyms.uid(str(ds.SOPInstanceUID))
+        srs = wait_for(lambda: _srs_for(orthanc, {new_uid}), timeout_s=30)
+    finally:
+        output = running.stop()
+    assert srs, "no SR of the de-identified instance in Orthanc"
+    sr = srs[new_uid]
+    assert sr.PatientID == pseudonyms.patient_id(str(ds.PatientID)) and sr.PatientIdentityRemoved == "YES"
+    assert sr.StudyInstanceUID == pseudonyms.uid(str(ds.StudyInstanceUID))
+    assert not _srs_for(orthanc, {str(ds.SOPInstanceUID)})  # nothing refers to the original instance
+    assert "de-identifying" in output and str(ds.SOPInstanceUID) not in output and "Doe^Jane" not in output

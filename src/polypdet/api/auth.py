@@ -1,5 +1,9 @@
 """Who is calling: API keys (``X-API-Key`` or ``Authorization: Bearer pdk_...``) and access tokens (Bearer JWT).
 
+Browsers cannot set headers on a WebSocket, so a WebSocket may also present its credential as a subprotocol
+``bearer.<key or token>`` offered next to the plain one (``new WebSocket(url, ["polypdet", "bearer." + key])``);
+the route echoes only the plain one. Never in the query string: URLs end up in access logs.
+
 Every failure is the same 401 to the caller; the reason goes to the audit trail. Permissions are checked by
 :func:`require`, which answers 403 (and audits it) when the caller's role lacks one. Both take an
 ``HTTPConnection``, so WebSocket routes use them as HTTP routes do.
@@ -24,6 +28,7 @@ from polypdet.security.sessions import SessionError
 from polypdet.security.tokens import InvalidTokenError
 
 UNAUTHORIZED = "missing, invalid, expired or revoked credentials"
+BEARER_SUBPROTOCOL = "bearer."
 
 
 @dataclass(frozen=True)
@@ -102,9 +107,19 @@ def presented_credential(request: HTTPConnection) -> str | None:
     if api_key:
         return api_key.strip()
     scheme, _, value = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer":
-        return None
-    return value.strip() or None
+    if scheme.lower() == "bearer":
+        return value.strip() or None
+    if request.scope["type"] == "websocket":
+        return subprotocol_credential(request.scope.get("subprotocols", []))
+    return None
+
+
+def subprotocol_credential(subprotocols: list[str]) -> str | None:
+    """The credential a browser offered as the WebSocket subprotocol ``bearer.<credential>``."""
+    for subprotocol in subprotocols:
+        if subprotocol.startswith(BEARER_SUBPROTOCOL):
+            return subprotocol.removeprefix(BEARER_SUBPROTOCOL).strip() or None
+    return None
 
 
 async def _refuse(request: HTTPConnection, reason: str) -> ApiError:

@@ -7,9 +7,14 @@ import logging
 import signal
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from polypdet.cli.common import add_model_arguments, load_detector
 from polypdet.cli.main import CliError
+
+if TYPE_CHECKING:
+    from polypdet.config import Settings
+    from polypdet.security.deid import DicomDeidentifier
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -33,9 +38,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     listen.add_argument("--outbox", type=Path, default=None, help="outbox folder (default POLYPDET_HOME/pacs-outbox)")
     listen.add_argument("--send-sc", action="store_true", help="also send a Secondary Capture with burned-in boxes")
+    listen.add_argument(
+        "--deidentify",
+        action="store_true",
+        default=None,
+        help="de-identify each received instance (PS3.15 Basic Profile, pseudonyms keyed by PSEUDONYM_KEY) "
+        "before analysis, so the results refer to the de-identified study (default: PACS_DEIDENTIFY)",
+    )
     listen.add_argument("--max-det", type=int, default=50, help="most boxes per frame (default 50)")
     listen.add_argument("--retry-max", type=float, default=60.0, help="longest wait between retries, s (default 60)")
     add_model_arguments(listen)
+
+
+def ingestion_deidentifier(args: argparse.Namespace, settings: Settings) -> DicomDeidentifier | None:
+    """With ``--deidentify`` or ``PACS_DEIDENTIFY``: the de-identifier, keyed by the pseudonym key of the key store."""
+    if not (args.deidentify or settings.pacs_deidentify):
+        return None
+    from polypdet.security.deid import DicomDeidentifier, Pseudonymizer
+    from polypdet.security.keys import load_secret
+
+    return DicomDeidentifier(Pseudonymizer(load_secret(settings, "pseudonym_key")))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -44,6 +66,8 @@ def run(args: argparse.Namespace) -> int:
     from polypdet.clinical.pacs.outbox import Backoff, Outbox, OutboxSender
     from polypdet.config import get_settings
     from polypdet.engine.detector import DetectParams
+    from polypdet.security.crypto import Envelope
+    from polypdet.security.keys import KeyConfigError, key_provider_from_settings
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not 0 < args.port < 65536:
@@ -54,8 +78,14 @@ def run(args: argparse.Namespace) -> int:
         destination = parse_destination(args.dest, calling_aet=args.aet)
     except ValueError as error:
         raise CliError(str(error)) from None
+    settings = get_settings()
+    try:
+        envelope = Envelope(key_provider_from_settings(settings))
+        deidentifier = ingestion_deidentifier(args, settings)
+    except (KeyConfigError, ValueError) as error:
+        raise CliError(str(error)) from None
     detector = load_detector(args)
-    outbox = Outbox(args.outbox or get_settings().polypdet_home / "pacs-outbox")
+    outbox = Outbox(args.outbox or settings.polypdet_home / "pacs-outbox", envelope)
     config = ListenerConfig(
         ae_title=args.aet,
         host=args.host,
@@ -65,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
         params=DetectParams(conf=args.conf, max_det=args.max_det),
     )
     sender = OutboxSender(outbox, destination, Backoff(maximum_s=args.retry_max))
-    listener = PacsListener(config, detector, outbox)
+    listener = PacsListener(config, detector, outbox, deidentifier)
     try:
         listener.start()
     except OSError as error:
@@ -74,6 +104,7 @@ def run(args: argparse.Namespace) -> int:
     pending = len(outbox.pending())
     print(
         f"polypdet pacs: {args.aet} listening on {args.host}:{args.port}, sending to {destination.describe()}"
+        + (", de-identifying what it receives" if deidentifier else "")
         + (f" ({pending} pending in the outbox)" if pending else ""),
         flush=True,
     )

@@ -7,6 +7,7 @@ source's study, derived from it (Source Image Sequence) and flagged ``BurnedInAn
 from __future__ import annotations
 
 from collections.abc import Sequence
+from copy import deepcopy
 
 import highdicom as hd
 from pydicom import Dataset
@@ -20,6 +21,7 @@ from polypdet.io.images import RGBImage
 
 SC_SERIES_NUMBER = 901
 SC_SERIES_DESCRIPTION = "polypdet polyp detections, burned in (AI, unverified)"
+DEIDENTIFICATION_KEYWORDS = ("PatientIdentityRemoved", "DeidentificationMethod", "DeidentificationMethodCodeSequence")
 
 
 def plain_image_source(image: RGBImage, result_id: str) -> DicomImage:
@@ -62,6 +64,9 @@ def build_sc(
     sc.BurnedInAnnotation = "YES"
     sc.DerivationDescription = f"polypdet {model_version}: polyp boxes and confidences drawn on the source image"
     sc.SourceImageSequence = [_source_reference(header, frame_index)]
+    for keyword in DEIDENTIFICATION_KEYWORDS:  # a capture of a de-identified image says it is one too
+        if keyword in header:
+            sc[keyword] = deepcopy(header[keyword])
     return sc
 
 

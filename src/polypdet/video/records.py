@@ -94,7 +94,10 @@ class VideoSummary:
             "outputs": self.outputs,
         }
 
+    def json_bytes(self) -> bytes:
+        return (json.dumps(self.to_json(), indent=2) + "\n").encode()
+
     def write_json(self, path: str | Path) -> None:
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(json.dumps(self.to_json(), indent=2) + "\n", encoding="utf-8")
+        target.write_bytes(self.json_bytes())

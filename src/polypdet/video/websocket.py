@@ -8,7 +8,8 @@ is free, so a client sending faster than frames can be served gets fewer answers
 
 ``frame`` counts the client's messages from 1; ``dropped`` is how many frames were skipped so far. A bad
 frame is answered with ``{"frame": n, "error": "..."}`` and the connection stays open. Each connection
-is one procedure with its own tracker.
+is one procedure with its own tracker. A client offering the subprotocol ``polypdet`` gets it back; other
+subprotocols it offers (a browser's ``bearer.<credential>``) are never echoed.
 
 >>> app.include_router(create_stream_router(lambda: detector))   # doctest: +SKIP
 """
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from polypdet.video.tracking import PolypTracker, TrackerConfig
 
 MAX_FRAME_BYTES = 8 * 1024 * 1024
+SUBPROTOCOL = "polypdet"
 
 
 @dataclass
@@ -124,7 +126,8 @@ def create_stream_router(
 
     @router.websocket(path)
     async def stream(websocket: WebSocket) -> None:
-        await websocket.accept()
+        offered = websocket.scope.get("subprotocols", [])
+        await websocket.accept(subprotocol=SUBPROTOCOL if SUBPROTOCOL in offered else None)
         detector = get_detector()
         latest = _Latest()
         tasks = [

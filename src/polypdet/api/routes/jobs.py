@@ -2,7 +2,8 @@
 
 The queue is RQ over ``REDIS_URL`` (``polypdet worker`` processes take the jobs) or, without Redis, a thread of
 this service. Only the job's owner, or a caller who reads every owner's results, sees a job; to anyone else
-it does not exist (404). Every read is audited, found or not.
+it does not exist (404). Every read is audited, found or not. Outputs are sealed on disk and decrypted as they
+are downloaded (range requests included); a job's folder is deleted ``VIDEO_JOB_RETENTION_HOURS`` after it ends.
 """
 
 from __future__ import annotations
@@ -18,16 +19,21 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from polypdet.api.auth import Caller, audit, require
+from polypdet.api.downloads import sealed_file_response
 from polypdet.api.errors import ERROR_RESPONSES, ApiError
 from polypdet.api.schemas import ErrorOut
 from polypdet.api.video_intake import VideoUploadForm, receive_video
 from polypdet.config import Settings
+from polypdet.engine.detector import Detector
+from polypdet.security.crypto import KeyProvider
 from polypdet.security.roles import Permission
+from polypdet.security.sealed_files import FileSealer
 from polypdet.video.jobs import JobFiles, JobQueue, JobState, JobStatus, QueueUnavailable, open_job_queue
+from polypdet.video.jobs.retention import RetentionSweeper
 
 router = APIRouter(prefix="/api/jobs", tags=["jobs"])
 
@@ -51,22 +57,41 @@ OUTPUT_FILES = {
 
 @dataclass
 class VideoJobs:
-    """What the routes need: the queue, where job folders live and the upload limit."""
+    """What the routes need: the queue, where job folders live, the upload limit and the key to the outputs."""
 
     queue: JobQueue
     home: Path
     max_upload_bytes: int
+    sealer: FileSealer
+    sweeper: RetentionSweeper
 
     def close(self) -> None:
+        self.sweeper.stop()
         self.queue.close()
 
 
-def open_video_jobs(settings: Settings) -> VideoJobs:
-    """RQ when ``REDIS_URL`` is set, else an in-process worker with its own detector (loaded by the first job)."""
-    from polypdet.video.jobs.task import job_detector
+def open_video_jobs(settings: Settings, keys: KeyProvider) -> VideoJobs:
+    """RQ when ``REDIS_URL`` is set, else an in-process worker with its own detector (loaded by the first job).
 
-    queue = open_job_queue(settings, partial(job_detector, settings))
-    return VideoJobs(queue, settings.polypdet_home, int(settings.max_video_upload_mb * 1024 * 1024))
+    The retention sweep starts at once, and runs every hour after.
+    """
+    queue = open_job_queue(settings, partial(_job_detector, settings))
+    max_age_s = settings.video_job_retention_hours * 3600
+    sweeper = RetentionSweeper(settings.polypdet_home, max_age_s, partial(_in_progress, queue))
+    sweeper.start()
+    max_upload_bytes = int(settings.max_video_upload_mb * 1024 * 1024)
+    return VideoJobs(queue, settings.polypdet_home, max_upload_bytes, FileSealer(keys), sweeper)
+
+
+def _job_detector(settings: Settings) -> Detector:
+    from polypdet.video.jobs.task import job_detector  # the video libraries load with the first job, not at start
+
+    return job_detector(settings)
+
+
+def _in_progress(queue: JobQueue, job_id: str) -> bool:
+    status = queue.status(job_id)
+    return status is not None and not status.state.is_final
 
 
 def get_jobs(request: Request) -> VideoJobs:
@@ -183,20 +208,25 @@ async def get_job(job_id: JobId, request: Request, caller: Reader, jobs: Jobs) -
 
 @router.get(
     "/{job_id}/{output}",
-    response_class=FileResponse,
+    response_class=StreamingResponse,
     responses={
         200: {"content": {"text/csv": {}, "application/json": {}, "video/mp4": {}}, "description": "the file"},
+        206: {"description": "the byte range asked for with a Range header"},
         409: {"model": ErrorOut, "description": "the job has not finished (or failed)"},
+        416: {"model": ErrorOut, "description": "the Range header asks for bytes past the end"},
         **READ_ERRORS,
     },
     summary="Download a finished job's CSV, summary JSON or annotated video",
 )
-async def get_output(job_id: JobId, output: Output, request: Request, caller: Reader, jobs: Jobs) -> FileResponse:
+async def get_output(job_id: JobId, output: Output, request: Request, caller: Reader, jobs: Jobs) -> StreamingResponse:
     status = await _visible(request, jobs, job_id, caller, f"job.{output.value}.read")
     if status.state is not JobState.FINISHED:
         raise ApiError(409, "not_finished", f"job {job_id} is {status.state.value}; its outputs come when it finishes")
     name, media_type = OUTPUT_FILES[output]
-    path = JobFiles.of(jobs.home, job_id).root / name
-    if not path.is_file():
-        raise ApiError(404, "not_found", f"the {output.value} of job {job_id} is no longer kept")
-    return FileResponse(path, media_type=media_type, filename=f"polypdet-{job_id[:8]}-{name}")
+    files = JobFiles.of(jobs.home, job_id)
+    path = files.root / name
+    try:
+        sealed = await run_in_threadpool(jobs.sealer.open, path, files.aad(path))
+    except FileNotFoundError:
+        raise ApiError(404, "not_found", f"the {output.value} of job {job_id} is no longer kept") from None
+    return sealed_file_response(request, sealed, media_type, filename=f"polypdet-{job_id[:8]}-{name}")

@@ -5,6 +5,10 @@ is answered with success, so a success status means the result will reach the de
 cannot be decoded are answered with a "Cannot understand" failure (0xC2xx) and an error comment; objects
 without pixel data that are not images (SR, PDF, presentation states sent with a study) are accepted and
 ignored. Associations from calling AE titles not in ``allowed_aets`` are rejected.
+
+With a ``deidentifier`` every received instance is de-identified (PS3.15 Basic Profile, keyed pseudonyms) before
+it is decoded, analysed, logged or put in the outbox: the SR then refers to the de-identified study, and no
+original identifier leaves the listener. An instance that cannot be de-identified is refused.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydicom import Dataset
 from pydicom.uid import UID
@@ -26,6 +30,9 @@ from polypdet.clinical.pacs.outbox import Outbox
 from polypdet.detections import Detections
 from polypdet.engine.detector import Detector, DetectParams
 from polypdet.io.dicom import DEFAULT_MAX_TOTAL_PIXELS, DicomDecodeError, DicomImage, decode_dataset
+
+if TYPE_CHECKING:
+    from polypdet.security.deid import DicomDeidentifier
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +61,17 @@ class ListenerConfig:
 class PacsListener:
     """Owns the pynetdicom server; ``start()`` returns at once, ``stop()`` closes it."""
 
-    def __init__(self, config: ListenerConfig, detector: Detector, outbox: Outbox) -> None:
+    def __init__(
+        self,
+        config: ListenerConfig,
+        detector: Detector,
+        outbox: Outbox,
+        deidentifier: DicomDeidentifier | None = None,
+    ) -> None:
         self.config = config
         self.detector = detector
         self.outbox = outbox
+        self.deidentifier = deidentifier
         self._inference = threading.Lock()  # one inference at a time: the backends use every core already
         self._server: ThreadedAssociationServer | None = None
 
@@ -94,6 +108,14 @@ class PacsListener:
         if "PixelData" not in dataset and "Image" not in sop_class.name:
             log.info("pacs: %s from %s is not an image, ignored", sop_class.name or sop_class, calling)
             return STATUS_SUCCESS
+        if self.deidentifier is not None:
+            try:
+                warnings = self.deidentifier.deidentify(dataset).warnings
+            except Exception as error:  # the message could quote an identifying value: only its type is told
+                log.warning("pacs: an instance from %s cannot be de-identified (%s)", calling, type(error).__name__)
+                return _failure(STATUS_CANNOT_PARSE, f"cannot de-identify ({type(error).__name__})")
+            for warning in warnings:
+                log.warning("pacs: %s from %s: %s", dataset.SOPInstanceUID, calling, warning)
         try:
             image = decode_dataset(dataset, self.config.max_total_pixels)
         except DicomDecodeError as error:

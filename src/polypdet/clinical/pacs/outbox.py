@@ -1,7 +1,9 @@
 """A persisted outbox: objects to send are files on disk until the destination has taken them.
 
 ``put`` writes a file atomically (temporary name, fsync, rename) before the C-STORE that produced it is
-answered, so a crash or a stop loses nothing: pending files are sent on the next start. A sender thread
+answered, so a crash or a stop loses nothing: pending files are sent on the next start. The files are sealed
+with the envelope encryption of :mod:`polypdet.security.crypto` (bound to their file name) and opened only to be
+sent: on disk they show neither patient data nor a DICOM header; :meth:`Outbox.read` opens one. A sender thread
 delivers them oldest first; while the destination is down it backs off exponentially (the queue waits as a
 whole, no object is skipped). An object the destination refuses for good goes to ``failed/`` with the reason,
 to be looked at and re-queued by moving it back to ``pending/``.
@@ -9,6 +11,7 @@ to be looked at and re-queued by moving it back to ``pending/``.
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import threading
@@ -19,6 +22,7 @@ from pathlib import Path
 from pydicom import Dataset, dcmread
 
 from polypdet.clinical.pacs.destinations import DeliveryError, Destination
+from polypdet.security.crypto import Envelope, record_aad
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +42,8 @@ class Backoff:
 class Outbox:
     """Files under ``directory``: ``pending/`` to send, ``failed/`` refused for good, ``tmp/`` being written."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, envelope: Envelope) -> None:
+        self.envelope = envelope
         self.pending_dir = directory / "pending"
         self.failed_dir = directory / "failed"
         self._tmp_dir = directory / "tmp"
@@ -49,15 +54,21 @@ class Outbox:
     def put(self, dataset: Dataset) -> Path:
         """Persist ``dataset`` for sending; returns its file once it is durably on disk."""
         name = f"{time.time_ns():020d}-{dataset.SOPInstanceUID}.dcm"
+        plain = io.BytesIO()
+        dataset.save_as(plain, enforce_file_format=True)
         tmp = self._tmp_dir / name
         with tmp.open("wb") as handle:
-            dataset.save_as(handle, enforce_file_format=True)
+            handle.write(self.envelope.seal(plain.getvalue(), _aad(name)))
             handle.flush()
             os.fsync(handle.fileno())
         final = self.pending_dir / name
         os.replace(tmp, final)
         self.changed.set()
         return final
+
+    def read(self, path: Path) -> Dataset:
+        """The dataset in a pending or failed file; ``DecryptionError`` (a ``ValueError``) if it does not open."""
+        return dcmread(io.BytesIO(self.envelope.open(path.read_bytes(), _aad(path.name))))
 
     def pending(self) -> list[Path]:
         """Files waiting to be sent, oldest first."""
@@ -74,7 +85,7 @@ class Outbox:
         """Send every pending file in order; stop at the first transient failure (returns False then)."""
         for path in self.pending():
             try:
-                destination.send(dcmread(path))
+                destination.send(self.read(path))
             except DeliveryError as error:
                 if not error.permanent:
                     log.warning("outbox: %s: %s (will retry)", path.name, error)
@@ -82,12 +93,17 @@ class Outbox:
                 log.error("outbox: %s refused for good, moved to failed/: %s", path.name, error)
                 self.mark_failed(path, str(error))
                 continue
-            except (OSError, ValueError) as error:  # unreadable file: keep it aside rather than block the queue
+            except (OSError, ValueError) as error:  # unreadable or unopenable: keep it aside, do not block the queue
                 self.mark_failed(path, f"cannot read: {error}")
                 continue
             path.unlink()
             log.info("outbox: sent %s to %s", path.name, destination.describe())
         return True
+
+
+def _aad(name: str) -> bytes:
+    """A sealed file opens under its own name only: a file copied over another one does not open."""
+    return record_aad("pacs-outbox", name)
 
 
 class OutboxSender:

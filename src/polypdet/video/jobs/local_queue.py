@@ -21,7 +21,6 @@ from polypdet.config import Settings
 from polypdet.engine.detector import Detector
 from polypdet.result import utc_now_iso
 from polypdet.video.jobs.records import JobFiles, JobOptions, JobState, JobStatus
-from polypdet.video.jobs.task import JobInputError, run_video_job
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +92,8 @@ class LocalJobQueue:
             if self._stopping.is_set():
                 raise _Stopping
             _write(files.state, dataclasses.replace(status, frames_done=done, frames_total=total))
+
+        from polypdet.video.jobs.task import JobInputError, run_video_job  # video libraries: loaded by the first job
 
         final: dict[str, Any] = {"state": JobState.FINISHED}
         try:

@@ -7,6 +7,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from polypdet.security.crypto import record_aad
+
 
 class QueueUnavailable(Exception):
     """The queue's store (Redis) cannot be reached: the job was not submitted, or its state cannot be read now."""
@@ -49,7 +51,8 @@ class JobOptions:
 class JobFiles:
     """``POLYPDET_HOME/jobs/<id>/``: the upload, then the annotated video, the CSV and the summary.
 
-    Every worker must see the same folder (one host, or a volume shared by the service and the workers).
+    The outputs are sealed at rest (:mod:`polypdet.security.sealed_files`), each bound to its job and name by
+    :meth:`aad`. Every worker must see the same folder (one host, or a volume shared by the service and the workers).
     """
 
     root: Path
@@ -80,6 +83,10 @@ class JobFiles:
     @property
     def summary(self) -> Path:
         return self.root / "summary.json"
+
+    def aad(self, output: Path) -> bytes:
+        """The associated data sealing ``output``: a sealed file opens only as that file of this job."""
+        return record_aad("video-job", f"{self.root.name}/{output.name}")
 
     @property
     def state(self) -> Path:

@@ -8,6 +8,8 @@ from collections.abc import Callable
 
 from polypdet.config import Settings
 from polypdet.engine.detector import Detector, DetectParams
+from polypdet.security.keys import key_provider_from_settings
+from polypdet.security.sealed_files import FileSealer
 from polypdet.video.errors import VideoError
 from polypdet.video.jobs.records import JobFiles, JobOptions
 from polypdet.video.pipeline import VideoOptions, process_video
@@ -47,13 +49,14 @@ class Throttled:
 def run_video_job(
     files: JobFiles, options: JobOptions, detector: Detector, settings: Settings, progress: Progress, source_name: str
 ) -> VideoSummary:
-    """Annotated video, CSV and summary into ``files``; the upload is deleted once they are written.
+    """Annotated video, CSV and summary into ``files``, sealed; the upload is deleted once they are written.
 
     Raises :class:`JobInputError` for a bad video (the upload is deleted too: it will never work).
     """
     upload = files.input
     if upload is None:
         raise JobInputError("the uploaded video is gone (job folder cleaned up?)")
+    sealer = FileSealer(key_provider_from_settings(settings))
     conf = settings.confidence_threshold if options.conf is None else options.conf
     video_options = VideoOptions(
         params=DetectParams(conf=conf, max_det=settings.max_detections),
@@ -75,6 +78,9 @@ def run_video_job(
     summary = dataclasses.replace(
         summary, source=source_name, outputs={"video": files.video.name, "csv": files.csv.name}
     )
-    summary.write_json(files.summary)
+    # The encoder and the CSV writer need plain files; they are sealed as soon as they are complete.
+    for output in (files.video, files.csv):
+        sealer.seal_in_place(output, files.aad(output))
+    sealer.write_bytes(files.summary, summary.json_bytes(), files.aad(files.summary))
     upload.unlink(missing_ok=True)
     return summary
