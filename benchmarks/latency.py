@@ -5,7 +5,11 @@ Every contestant runs in its own process on the same images, the same weights an
 
 - ``ultralytics``: ``YOLO(pt).predict`` (needs the train extra), the seed system's way;
 - ``onnxruntime-plain``: a plain script — cv2.imread, square letterbox, ``session.run``, numpy NMS;
-- ``polypdet-*``: ``read_image`` + ``Detector.detect`` on each backend.
+- ``polypdet-*``: ``read_for_input`` (a large JPEG decoded at a reduced DCT scale) + ``Detector.detect`` on each
+  backend.
+
+The ultralytics checkpoint is rebuilt from the shipped ONNX (``polypdet.train.pretrained``), so all contestants
+run the shipped model's weights.
 
 Run: ``.venv/bin/python benchmarks/latency.py [--images 60] [--repeats 3]``; writes
 ``benchmarks/results/latency.json``. Figures are ratios to ultralytics from the same run (this machine is shared).
@@ -26,7 +30,6 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("POLYPDET_DATA", REPO.parent / "shared" / "data"))
-RUN_PT = Path.home() / ".cache/polypdet/runs/polyp-v1/weights/last.pt"
 CONTESTANTS = [
     "ultralytics",
     "onnxruntime-plain",
@@ -90,13 +93,13 @@ def _contestant(name: str, pt: Path, onnx: Path, imgsz: int, threads: int):  # t
         return _plain_onnxruntime(onnx, imgsz, threads)
     from polypdet.engine.detector import Detector
     from polypdet.engine.models import resolve_model
-    from polypdet.io.images import read_image
+    from polypdet.io.images import read_for_input
 
     backend, _, precision = name.removeprefix("polypdet-").partition("-")
     detector = Detector(
         resolve_model(onnx), backend=backend, threads=threads, precision=precision or "f32", imgsz=imgsz
     )  # type: ignore[arg-type]
-    return lambda path: detector.detect(read_image(path))
+    return lambda path: detector.detect(read_for_input(path, imgsz))
 
 
 def measure(name: str, pt: Path, onnx: Path, imgsz: int, threads: int, images: list[Path]) -> dict:
@@ -132,8 +135,7 @@ def run_rounds(names: list[str], args: argparse.Namespace, pt: Path) -> dict[str
                 __file__,
                 "--child",
                 name,
-                "--pt",
-                str(pt),
+                *(["--pt", str(args.pt)] if args.pt else []),
                 "--images",
                 str(args.images),
                 "--threads",
@@ -163,7 +165,7 @@ def run_rounds(names: list[str], args: argparse.Namespace, pt: Path) -> dict[str
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--pt", type=Path, default=None, help="ultralytics weights (default: the training run's)")
+    parser.add_argument("--pt", type=Path, default=None, help="ultralytics weights (default: the shipped model's)")
     parser.add_argument("--images", type=int, default=60)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
@@ -175,14 +177,16 @@ def main() -> int:
     from polypdet.engine.models import resolve_model
 
     shipped = resolve_model()
-    pt = args.pt or RUN_PT
-    if not pt.exists():  # no training run here: compare on the COCO YOLOv8n pair instead (same architecture)
-        from polypdet.train.pretrained import build_coco_checkpoint
+    if args.pt:
+        from polypdet.train.export import onnx_from_checkpoint
 
-        pt = build_coco_checkpoint(DATA / "weights/coco-yolov8n-int8.onnx", Path.home() / ".cache/polypdet/coco.pt")
-    from polypdet.train.export import onnx_from_checkpoint
+        pt, onnx = args.pt, onnx_from_checkpoint(args.pt, shipped.input_size)
+    else:
+        from polypdet.train.pretrained import build_checkpoint
 
-    onnx = shipped.onnx_path if pt == RUN_PT else onnx_from_checkpoint(pt, shipped.input_size)
+        pt, onnx = Path.home() / f".cache/polypdet/bench/{shipped.model_version}.pt", shipped.onnx_path
+        if not pt.exists():
+            build_checkpoint(onnx, pt)
     images = _images(args.images)
     if args.child:
         print(json.dumps(measure(args.child, pt, onnx, shipped.input_size, args.threads, images)))

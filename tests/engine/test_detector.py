@@ -11,7 +11,7 @@ from PIL import Image
 
 from polypdet.engine.detector import Detector, DetectParams
 from polypdet.engine.postprocess import box_iou
-from polypdet.io.images import decode_image
+from polypdet.io.images import ReducedImage, decode_image, read_for_input, read_image
 
 
 def _encode(array: np.ndarray, mode: str | None = None, fmt: str = "PNG") -> bytes:
@@ -94,3 +94,16 @@ def test_exif_rotated_photo_gives_rotated_boxes(detector: Detector, polyp_image:
     assert upright.shape == polyp_image.shape
     got, want = detector.detect(upright), detector.detect(polyp_image)
     assert float(box_iou(want.xyxy[0], got.xyxy).max()) > 0.85
+
+
+def test_a_reduced_decode_gives_the_boxes_of_the_full_image(detector: Detector, data: Path) -> None:
+    """A 1348x1070 Kvasir image with two polyps decoded at 1/4: boxes in full-size pixels, as from the full decode."""
+    path = data / "kvasir-seg" / "images" / "cju2p91qir00k08350ddfif0w.jpg"
+    reduced = read_for_input(path, detector.input_size)
+    assert isinstance(reduced, ReducedImage) and reduced.scale >= 2
+    got, want = detector.detect(reduced), detector.detect(read_image(path))
+    assert len(want) == 2 and len(got) == len(want)
+    for box, confidence in zip(want.xyxy, want.confidence, strict=True):
+        best = int(box_iou(box, got.xyxy).argmax())
+        assert float(box_iou(box, got.xyxy)[best]) > 0.95
+        assert abs(float(got.confidence[best]) - float(confidence)) < 0.05

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from polypdet.io.images import ImageDecodeError, decode_image
+from polypdet.io.images import ImageDecodeError, ReducedImage, decode_for_input, decode_image, image_size
 
 
 def _encode(image: Image.Image, fmt: str, **kwargs: object) -> bytes:
@@ -87,3 +87,42 @@ def test_truncated_jpeg_is_refused() -> None:
     data = _encode(Image.effect_noise((64, 64), 50).convert("RGB"), "JPEG")
     with pytest.raises(ImageDecodeError, match="corrupt or truncated"):
         decode_image(data[: len(data) // 2])
+
+
+def _rotated_exif() -> Image.Exif:
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    return exif
+
+
+def _big_jpeg(width: int = 1280, height: int = 960, **kwargs: object) -> bytes:
+    array = np.zeros((height, width, 3), np.uint8)
+    array[:, : width // 2] = (200, 30, 30)  # left half red
+    return _encode(Image.fromarray(array), "JPEG", quality=95, **kwargs)
+
+
+def test_a_large_jpeg_is_decoded_at_the_smallest_scale_that_still_covers_the_input() -> None:
+    out = decode_for_input(_big_jpeg(), input_size=320)
+    assert isinstance(out, ReducedImage)
+    assert (out.scale, out.pixels.shape) == (4, (240, 320, 3))  # 1/4 keeps 320 on the long side, 1/8 would not
+    assert image_size(out) == (1280, 960)
+    assert out.pixels[120, 40].tolist() == pytest.approx([200, 30, 30], abs=6)  # colours survive, RGB order
+
+
+@pytest.mark.parametrize(
+    ("data", "why"),
+    [
+        (_big_jpeg(400, 300), "too small to reduce"),
+        (_encode(Image.new("RGB", (1280, 960)), "PNG"), "not a JPEG"),
+        (_big_jpeg(exif=_rotated_exif()), "EXIF-rotated: the full decoder turns it upright"),
+    ],
+)
+def test_other_images_are_decoded_in_full(data: bytes, why: str) -> None:
+    out = decode_for_input(data, input_size=320)
+    assert isinstance(out, np.ndarray), why
+    assert out.shape[:2] == decode_image(data).shape[:2]
+
+
+def test_a_truncated_large_jpeg_is_still_refused() -> None:
+    with pytest.raises(ImageDecodeError, match="truncated"):
+        decode_for_input(_big_jpeg()[:-2000], input_size=320)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import multiprocessing
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from multiprocessing.synchronize import Barrier
@@ -13,7 +15,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
 from polypdet.store.engine import make_engine
-from polypdet.store.migrate import MIGRATION_LOCK_KEY, alembic_config, upgrade
+from polypdet.store.migrate import HEAD, MIGRATION_LOCK_KEY, alembic_config, migration_lock, upgrade
 
 REPLICAS = 4
 # A bigint advisory lock shows in pg_locks as its high and low 32 bits (classid, objid) with objsubid 1.
@@ -60,7 +62,8 @@ def test_replicas_starting_together_on_an_empty_database_all_migrate(empty_postg
 
     engine = make_engine(empty_postgres_url)
     head = ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
-    upgrade(engine)  # at head already: a no-op, and the pooled connection it used stays open
+    with engine.connect() as connection, migration_lock(connection):
+        pass  # the lock taken and given back on a connection that stays open in the pool
     with engine.connect() as connection:
         versions = connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
         held = connection.execute(HELD_LOCKS, {"low": MIGRATION_LOCK_KEY & 0xFFFFFFFF}).scalar()
@@ -76,3 +79,19 @@ def test_sqlite_needs_no_lock(tmp_path: Path) -> None:
     with engine.connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM alembic_version")).scalar() == 1
     engine.dispose()
+
+
+def test_head_is_alembics_head(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'any.db'}")
+    assert ScriptDirectory.from_config(alembic_config(engine)).get_current_head() == HEAD
+
+
+def test_a_database_at_head_starts_without_alembic(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'ready.db'}"
+    upgrade(make_engine(url))
+    check = (
+        "import sys; from polypdet.store.engine import make_engine; from polypdet.store.migrate import upgrade; "
+        f"upgrade(make_engine({url!r})); print('alembic' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"

@@ -44,9 +44,10 @@ def load_detector(settings: Settings) -> Detector:
 
 
 def warm_up(detector: Detector) -> None:
-    """One inference at start so the first request does not pay for kernel compilation."""
+    """Inference at start so the first requests do not pay for compilation: a 4:3 endoscopy frame and a square."""
     size = detector.input_size
-    detector.detect(np.zeros((size, size, 3), dtype=np.uint8))
+    for height in (size * 3 // 4, size):
+        detector.detect(np.zeros((height, size, 3), dtype=np.uint8))
 
 
 def create_app(settings: Settings | None = None, detector: Detector | None = None) -> FastAPI:
@@ -69,7 +70,7 @@ def create_app(settings: Settings | None = None, detector: Detector | None = Non
         service = DetectionService(settings, model, store, cache)
         service.start()
         app.state.service = service
-        app.state.jobs = open_video_jobs(settings)
+        app.state.jobs = open_video_jobs(settings, keys)
         MODEL_INFO.labels(model.model_version, model.backend.name).set(1)
         log.info(
             "ready in %.2f s: model %s on %s, store %s, cache %s",

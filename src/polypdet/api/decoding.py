@@ -12,7 +12,7 @@ import numpy as np
 
 from polypdet.api.errors import ApiError, bad_input
 from polypdet.api.intake import Upload
-from polypdet.io.images import ImageDecodeError, RGBImage, decode_image
+from polypdet.io.images import ImageDecodeError, ReducedImage, RGBImage, decode_for_input, image_size
 
 log = logging.getLogger(__name__)
 
@@ -21,8 +21,13 @@ log = logging.getLogger(__name__)
 class Decoded:
     """The frames of one upload and, for DICOM, its header without pixel data as a DICOM JSON dict."""
 
-    frames: list[RGBImage]
+    frames: list[RGBImage] | list[RGBImage | ReducedImage]
     dicom_header: dict[str, Any] | None = None
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """Width and height of the uploaded image (of its first frame), whatever scale it was decoded at."""
+        return image_size(self.frames[0])
 
 
 def dicom_module() -> Any:
@@ -78,10 +83,11 @@ def header_json(dataset: Any) -> dict[str, Any]:
     return header
 
 
-def decode_upload(upload: Upload) -> Decoded:
+def decode_upload(upload: Upload, input_size: int) -> Decoded:
+    """The frames to detect in; a large JPEG comes reduced to what a network of ``input_size`` needs."""
     if upload.kind == "dicom":
         return decode_dicom(upload.data)
     try:
-        return Decoded([decode_image(upload.data)])
+        return Decoded([decode_for_input(upload.data, input_size)])
     except ImageDecodeError as error:
         raise bad_input(str(error)) from None

@@ -1,27 +1,25 @@
 """A stored result as clinical objects: DICOM SR, DICOM Secondary Capture and a FHIR R4 Bundle.
 
 Everything comes from the result's encrypted payload (per-frame boxes, the source DICOM header) and, for the
-SC only, from the source image kept with ``STORE_SOURCE_IMAGES``. Runs in a worker thread.
+SC only, from the source image kept with ``STORE_SOURCE_IMAGES``. Runs in a worker thread. pydicom, highdicom
+and fhir.resources are imported on the first report, not at start: they would add ~100 MB to every worker.
 """
 
 from __future__ import annotations
 
 import io
 import json
-from typing import Any
-
-from pydicom import Dataset
+from typing import TYPE_CHECKING, Any
 
 from polypdet.api.errors import ApiError
-from polypdet.clinical.fhir import build_fhir_bundle
-from polypdet.clinical.sc import build_sc, plain_image_source
-from polypdet.clinical.sr import build_sr
 from polypdet.detections import Detections
-from polypdet.io.dicom import DicomDecodeError, read_dicom_bytes
 from polypdet.io.images import ImageDecodeError, decode_image
 from polypdet.result import DetectionResult
 from polypdet.store import ResultRecord
 from polypdet.store.store import as_utc
+
+if TYPE_CHECKING:
+    from pydicom import Dataset
 
 
 def per_frame(record: ResultRecord) -> list[Detections]:
@@ -35,6 +33,8 @@ def source_header(record: ResultRecord) -> Dataset | None:
         return None
     if record.dicom_header is None:
         raise ApiError(409, "source_unavailable", "the DICOM header of this result's source was not kept")
+    from pydicom import Dataset
+
     return Dataset.from_json(record.dicom_header)
 
 
@@ -46,6 +46,8 @@ def dicom_bytes(dataset: Dataset) -> bytes:
 
 def sr_bytes(record: ResultRecord) -> bytes:
     """The Comprehensive SR (TID 1500) of the result, as a DICOM Part 10 file."""
+    from polypdet.clinical.sr import build_sr
+
     header = source_header(record)
     size = (record.image_width, record.image_height)
     sr = build_sr(header, per_frame(record), record.model_version, result_id=record.id, image_size=size)
@@ -54,6 +56,9 @@ def sr_bytes(record: ResultRecord) -> bytes:
 
 def sc_bytes(record: ResultRecord, source: bytes) -> bytes:
     """The Secondary Capture with the boxes burned in, drawn on the kept ``source`` upload."""
+    from polypdet.clinical.sc import build_sc, plain_image_source
+    from polypdet.io.dicom import DicomDecodeError, read_dicom_bytes
+
     try:
         if record.source == "dicom":
             image = read_dicom_bytes(source)
@@ -66,6 +71,8 @@ def sc_bytes(record: ResultRecord, source: bytes) -> bytes:
 
 def fhir_json(record: ResultRecord) -> bytes:
     """The FHIR R4 Bundle (DiagnosticReport, an Observation per polyp, Device, ImagingStudy for DICOM)."""
+    from polypdet.clinical.fhir import build_fhir_bundle
+
     frames = per_frame(record)
     processed_at = as_utc(record.created_at).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     result = DetectionResult(

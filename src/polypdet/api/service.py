@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
@@ -22,9 +23,8 @@ from polypdet.cache import ResultCache, cache_key
 from polypdet.cache.keys import content_hash
 from polypdet.config import Settings
 from polypdet.detections import Detections
-from polypdet.engine.detector import Detector, DetectParams
+from polypdet.engine.detector import Detector, DetectParams, Image
 from polypdet.engine.preprocess import LetterboxTransform
-from polypdet.io.images import RGBImage
 from polypdet.store import ResultRecord, ResultStore, StoreError
 from polypdet.store.store import as_utc
 
@@ -88,7 +88,7 @@ class DetectionService:
             max_det=self.settings.max_detections if max_det is None else max_det,
         )
 
-    def _prepare(self, frames: list[RGBImage]) -> list[tuple[npt.NDArray[np.float32], LetterboxTransform]]:
+    def _prepare(self, frames: Sequence[Image]) -> list[tuple[npt.NDArray[np.float32], LetterboxTransform]]:
         return [self.detector.preprocess(frame) for frame in frames]
 
     async def _submit(
@@ -109,24 +109,27 @@ class DetectionService:
     async def _infer(self, upload: Upload, params: DetectParams) -> tuple[dict[str, Any], dict[str, Any] | None]:
         """The outcome (cacheable, no patient data) and, for DICOM, the header; frames go in batcher-sized groups."""
         loop = asyncio.get_running_loop()
-        decoded = await loop.run_in_executor(self._decoders, decode_upload, upload)
+        decoded = await loop.run_in_executor(self._decoders, decode_upload, upload, self.detector.input_size)
+        (width, height), header, frames = decoded.size, decoded.dicom_header, decoded.frames
+        del decoded  # each group of frames is let go once it is letterboxed, not held while inference waits
         per_frame: list[list[dict[str, Any]]] = []
         inference_ms = 0.0
         step = self.settings.batch_max_size
-        for start in range(0, len(decoded.frames), step):
-            prepared = await loop.run_in_executor(self._decoders, self._prepare, decoded.frames[start : start + step])
+        while frames:
+            group, frames = frames[:step], frames[step:]
+            prepared = await loop.run_in_executor(self._decoders, self._prepare, group)
+            del group
             answers = await asyncio.gather(*(self._submit(tensor, transform, params) for tensor, transform in prepared))
             per_frame.extend(detections.to_json() for detections, _ in answers)
             inference_ms += sum(timing.inference_ms for _, timing in answers)
-        first = decoded.frames[0]
         outcome = {
             "detections": per_frame[0],
-            "image_width": first.shape[1],
-            "image_height": first.shape[0],
+            "image_width": width,
+            "image_height": height,
             "inference_ms": round(inference_ms, 2),
             "frames": per_frame if len(per_frame) > 1 else None,
         }
-        return outcome, decoded.dicom_header
+        return outcome, header
 
     async def detect(self, upload: Upload, owner: str) -> dict[str, Any]:
         """Answer one upload and persist the result; returns the API response object.

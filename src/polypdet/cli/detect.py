@@ -10,6 +10,7 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,7 +20,7 @@ from polypdet.io.datasets import IMAGE_SUFFIXES
 if TYPE_CHECKING:
     from polypdet.detections import Detections
     from polypdet.io.dicom import DicomImage
-    from polypdet.io.images import RGBImage
+    from polypdet.io.images import ReducedImage, RGBImage
 
 DICOM_SUFFIXES = frozenset({".dcm", ".dicom"})
 
@@ -40,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
 
     from polypdet.engine.detector import DetectParams
     from polypdet.io.annotate import draw_detections
-    from polypdet.io.images import ImageDecodeError
+    from polypdet.io.images import ImageDecodeError, ReducedImage, image_size, read_image
     from polypdet.result import DetectionResult
 
     paths = expand_inputs(args.paths, IMAGE_SUFFIXES | DICOM_SUFFIXES)
@@ -53,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     show_progress = len(paths) > 1 and sys.stderr.isatty()
     for path in tqdm(paths, disable=not show_progress, unit="img", file=sys.stderr):
         try:
-            frames, dicom = _read_frames(path)
+            frames, dicom = _read_frames(path, detector.input_size)
         except ImageDecodeError as error:
             failed += 1
             print(f"polypdet detect: {path}: {error}", file=sys.stderr)
@@ -63,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
             start = time.perf_counter()
             detections = detector.detect(image, params)
             elapsed = (time.perf_counter() - start) * 1000
-            result = DetectionResult(detections, detector.model_version, image.shape[1], image.shape[0], elapsed)
+            result = DetectionResult(detections, detector.model_version, *image_size(image), elapsed)
             per_frame.append(detections)
             frame_tag = f"[frame {number}]" if len(frames) > 1 else ""
             if args.json:
@@ -73,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
                 confs = ", ".join(f"{d.confidence:.2f}" for d in detections)
                 print(f"{path}{frame_tag}: {len(detections)} polyp(s){f' ({confs})' if confs else ''}")
             if args.save:
-                drawn = draw_detections(image, detections)
+                drawn = draw_detections(read_image(path) if isinstance(image, ReducedImage) else image, detections)
                 name = f"{path.stem}-{number:04d}.jpg" if len(frames) > 1 else f"{path.stem}.jpg"
                 cv2.imwrite(str(args.save / name), cv2.cvtColor(drawn, cv2.COLOR_RGB2BGR))
         if args.dicom_out and dicom is not None:
@@ -83,10 +84,10 @@ def run(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _read_frames(path: Path) -> tuple[list[RGBImage], DicomImage | None]:
-    """An image file as one frame, or a DICOM file (by suffix or DICM header) as all its frames."""
+def _read_frames(path: Path, input_size: int) -> tuple[Sequence[RGBImage | ReducedImage], DicomImage | None]:
+    """An image file as one frame (decoded for ``input_size``), or a DICOM file (by suffix or DICM header) as all."""
     from polypdet.io.dicom import is_dicom, read_dicom
-    from polypdet.io.images import read_image
+    from polypdet.io.images import read_for_input
 
     try:
         with path.open("rb") as handle:
@@ -96,7 +97,7 @@ def _read_frames(path: Path) -> tuple[list[RGBImage], DicomImage | None]:
     if path.suffix.lower() in DICOM_SUFFIXES or is_dicom(header):
         dicom = read_dicom(path)
         return dicom.frames, dicom
-    return [read_image(path)], None
+    return [read_for_input(path, input_size)], None
 
 
 def _write_dicom_outputs(dicom: DicomImage, frames: list[Detections], model_version: str, out: Path, sc: bool) -> None:

@@ -14,8 +14,10 @@ from polypdet.engine.backends import Backend, BackendName, Hint, Precision, load
 from polypdet.engine.models import ModelInfo, resolve_model
 from polypdet.engine.postprocess import decode_yolo
 from polypdet.engine.preprocess import LetterboxTransform, letterbox, to_input_tensor
+from polypdet.io.images import ReducedImage
 
-Image = npt.NDArray[np.uint8]
+Image = npt.NDArray[np.uint8] | ReducedImage
+"""An RGB ``uint8`` array, or a large JPEG decoded at a reduced scale (boxes still come in full-size pixels)."""
 STRIDE = 32
 """YOLOv8's largest feature stride: a model with a dynamic input takes any multiple of it."""
 
@@ -58,7 +60,10 @@ class Detector:
 
     def preprocess(self, image: Image) -> tuple[npt.NDArray[np.float32], LetterboxTransform]:
         stride = STRIDE if self.backend.dynamic_shape else None
-        padded, transform = letterbox(image, (self.input_size, self.input_size), stride)
+        pixels = image.pixels if isinstance(image, ReducedImage) else image
+        padded, transform = letterbox(pixels, (self.input_size, self.input_size), stride)
+        if isinstance(image, ReducedImage):
+            transform = transform.for_full_size(image.scale, image.width, image.height)
         return to_input_tensor([padded]), transform
 
     def postprocess(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import cv2
@@ -25,6 +25,10 @@ class LetterboxTransform:
     pad_y: int
     width: int
     height: int
+
+    def for_full_size(self, scale: int, width: int, height: int) -> LetterboxTransform:
+        """The same placement for an image that was decoded at ``1/scale`` of its ``width`` x ``height``."""
+        return replace(self, gain_x=self.gain_x / scale, gain_y=self.gain_y / scale, width=width, height=height)
 
     def to_original(self, boxes: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
         """Map xyxy boxes from network-input pixels back to original-image pixels, clipped to it."""

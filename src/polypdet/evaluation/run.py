@@ -11,7 +11,7 @@ from polypdet.detections import Detections
 from polypdet.engine.detector import Detector, DetectParams
 from polypdet.evaluation.metrics import CocoCurves, EvalResult, evaluate
 from polypdet.io.datasets import LabeledImage
-from polypdet.io.images import read_image
+from polypdet.io.images import read_for_input
 
 MAP_CONF = 0.001
 """Boxes down to this score go into mAP (as ultralytics' val does); P/R/F1 use the operating threshold."""
@@ -19,13 +19,13 @@ CHUNK = 16
 
 
 def predict_dataset(detector: Detector, items: Sequence[LabeledImage]) -> list[Detections]:
-    """Every image's boxes down to :data:`MAP_CONF` (at most 100 each, as COCO counts)."""
+    """Every image's boxes down to :data:`MAP_CONF` (at most 100 each, as COCO counts), read as serving reads them."""
     params = DetectParams(conf=MAP_CONF, max_det=100)
     predictions: list[Detections] = []
     progress = tqdm(total=len(items), disable=not sys.stderr.isatty(), unit="img", file=sys.stderr)
     for start in range(0, len(items), CHUNK):
         chunk = items[start : start + CHUNK]
-        predictions += detector.detect_batch([read_image(item.path) for item in chunk], params)
+        predictions += detector.detect_batch([read_for_input(item.path, detector.input_size) for item in chunk], params)
         progress.update(len(chunk))
     progress.close()
     return predictions

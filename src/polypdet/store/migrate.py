@@ -5,18 +5,26 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine, func, select, text
+from sqlalchemy.exc import SQLAlchemyError
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+HEAD = "0003"
+"""The newest revision (a test checks it is Alembic's head): a database already there starts without Alembic,
+which would otherwise stay imported in every serving process (~35 MB)."""
 # The PostgreSQL advisory lock every replica takes around its migrations: "polypdet" as a 64-bit key.
 MIGRATION_LOCK_KEY = int.from_bytes(b"polypdet", "big")
 
 
 def alembic_config(engine: Engine, connection: Connection | None = None) -> Config:
     """Alembic's configuration; env.py migrates on ``connection`` when given, else in a transaction of ``engine``."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["engine"] = engine
@@ -45,8 +53,21 @@ def upgrade(engine: Engine) -> None:
     On PostgreSQL, replicas starting together on an empty database take turns: the first migrates under
     :data:`MIGRATION_LOCK_KEY`, the others wait for the lock and then find the schema at head.
     """
+    if current_revision(engine) == HEAD:
+        return
+    from alembic import command
+
     if engine.dialect.name != "postgresql":
         command.upgrade(alembic_config(engine), "head")
         return
     with engine.connect() as connection, migration_lock(connection), connection.begin():
         command.upgrade(alembic_config(engine, connection), "head")
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The revision the database is at; ``None`` for an empty (or unreachable) one."""
+    try:
+        with engine.connect() as connection:
+            return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    except SQLAlchemyError:
+        return None

@@ -3,16 +3,21 @@
 An exported ONNX file holds batch-norm-folded convolutions (in the COCO file quantised per tensor).
 They give the weights of ultralytics' ``yolov8n.yaml`` model; each folded bias becomes the batch-norm bias
 with an identity normalisation (weight 1, mean 0, variance 1 - eps), so the rebuilt network computes the
-same function and can be fine-tuned like ``yolov8n.pt`` — e.g. a second stage from the shipped model.
-Needs the ``train`` extra.
+same function. Training, though, normalises each batch by its own statistics, so identity batch norms would
+scramble that function at the first step; :func:`calibrate_batch_norm` gives each one the statistics its
+convolution really produces on training images (scaled back so that inference still computes the same), and the
+fine-tune starts from the exported model rather than from a disrupted copy of it. Needs the ``train`` extra.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+CALIBRATION_BATCH = 8
 
 
 def _onnx_tensors(onnx_path: Path) -> dict[str, np.ndarray]:
@@ -34,8 +39,11 @@ def _weight(tensors: dict[str, np.ndarray], name: str) -> np.ndarray | None:
     return ((q - zero) * tensors[f"{name}_scale"].astype(np.float32)).astype(np.float32)
 
 
-def build_checkpoint(onnx_path: Path, out_path: Path) -> Path:
-    """Write an ultralytics checkpoint (``.pt``) with the weights of a YOLOv8n ONNX export."""
+def build_checkpoint(onnx_path: Path, out_path: Path, calibration: Sequence[Path] = (), imgsz: int = 320) -> Path:
+    """Write an ultralytics checkpoint (``.pt``) with the weights of a YOLOv8n ONNX export.
+
+    With ``calibration`` images, batch norms get their real statistics at ``imgsz`` (see the module's text).
+    """
     import torch
     from ultralytics.nn.tasks import DetectionModel
 
@@ -77,9 +85,60 @@ def build_checkpoint(onnx_path: Path, out_path: Path) -> Path:
     for module in net.modules():
         if isinstance(module, torch.nn.BatchNorm2d):
             module.eps = 1e-3
+    if calibration:
+        calibrate_batch_norm(net, calibration, imgsz)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(
         {"model": net.half(), "train_args": {}, "epoch": -1, "optimizer": None, "date": None},
         out_path,
     )
     return out_path
+
+
+def calibrate_batch_norm(net: Any, images: Sequence[Path], imgsz: int) -> None:
+    """Set every identity batch norm after a folded convolution to that convolution's output statistics.
+
+    Per channel, with ``mean`` and ``var`` of the convolution's output ``z`` over ``images``: running
+    statistics ``mean``/``var``, weight ``sqrt(var + eps)`` and bias ``b + mean``. In evaluation the layer still
+    gives ``z + b``; in training, batches with those statistics give about the same.
+    """
+    import torch
+
+    from polypdet.engine.preprocess import letterbox, to_input_tensor
+    from polypdet.io.images import read_image
+
+    pairs = [
+        (m.conv, m.bn)
+        for m in net.modules()
+        if hasattr(m, "conv") and isinstance(getattr(m, "bn", None), torch.nn.BatchNorm2d)
+    ]
+    sums: dict[int, list[Any]] = {}
+
+    def collect(index: int) -> Any:
+        def hook(_module: Any, _inputs: Any, output: Any) -> None:
+            z = output.detach().double()
+            total = sums.setdefault(index, [0.0, 0.0, 0])
+            total[0] = total[0] + z.sum(dim=(0, 2, 3))
+            total[1] = total[1] + (z * z).sum(dim=(0, 2, 3))
+            total[2] += z.numel() // z.shape[1]
+
+        return hook
+
+    handles = [conv.register_forward_hook(collect(i)) for i, (conv, _) in enumerate(pairs)]
+    net.float().eval()
+    with torch.no_grad():
+        for start in range(0, len(images), CALIBRATION_BATCH):
+            chunk = [
+                letterbox(read_image(path), (imgsz, imgsz))[0] for path in images[start : start + CALIBRATION_BATCH]
+            ]
+            net(torch.from_numpy(to_input_tensor(chunk)))
+    for handle in handles:
+        handle.remove()
+    for index, (_, bn) in enumerate(pairs):
+        total, squares, count = sums[index]
+        mean = total / count
+        var = (squares / count - mean * mean).clamp(min=0)
+        bn.running_mean.copy_(mean.float())
+        bn.running_var.copy_(var.float())
+        bn.weight.data.copy_((var + bn.eps).sqrt().float())
+        bn.bias.data.add_(mean.float())

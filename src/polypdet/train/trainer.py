@@ -8,6 +8,9 @@ from pathlib import Path
 from polypdet.train.pretrained import build_checkpoint
 from polypdet.train.torch_compat import prepare_ultralytics
 
+CALIBRATION_IMAGES = 64
+"""Training images, evenly spread, that give a rebuilt start its batch-norm statistics."""
+
 
 @dataclass(frozen=True)
 class TrainRecipe:
@@ -43,7 +46,11 @@ def train(data_yaml: Path, run_dir: Path, init: Path, recipe: TrainRecipe, threa
     if last.exists() and not (run_dir / "weights" / "done").exists():
         YOLO(str(last)).train(resume=True)
     elif not last.exists():
-        start = init if init.suffix == ".pt" else build_checkpoint(init, run_dir / "start.pt")
+        start = init
+        if init.suffix != ".pt":
+            train_images = sorted((data_yaml.parent / "images" / "train").iterdir())
+            calibration = train_images[:: max(1, len(train_images) // CALIBRATION_IMAGES)][:CALIBRATION_IMAGES]
+            start = build_checkpoint(init, run_dir / "start.pt", calibration, recipe.imgsz)
         YOLO(str(start)).train(
             data=str(data_yaml),
             project=str(run_dir.parent),
