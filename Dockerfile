@@ -13,7 +13,10 @@ ENV PATH=/opt/polypdet/bin:$PATH
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY src ./src
-RUN --mount=type=cache,target=/root/.cache/pip pip install ".[serve,s3]"
+# trackers pulls in OpenCV's GUI build; the headless one shares its cv2 module and loads no Qt/X11 (as `make install`).
+RUN --mount=type=cache,target=/root/.cache/pip pip install ".[serve,s3]" \
+    && pip uninstall -y opencv-python \
+    && pip install --force-reinstall --no-deps opencv-python-headless
 
 FROM ${PYTHON_IMAGE} AS runtime
 # libGL/glib: OpenCV's shared libraries; libgomp: onnxruntime/OpenVINO threads; postgresql-client: `polypdet backup`

@@ -202,6 +202,7 @@ def run_config(workers: int, args: argparse.Namespace, images: list[tuple[bytes,
         try:
             asyncio.run(closed_loop(url, bodies, 4, 3, headers))  # warm-up, not reported
             opened = asyncio.run(open_loop(url, bodies, args.rate, args.duration, headers))
+            opened["peak_rss_mb_per_worker"] = sorted(sampler.peak_mb.values())
             closed = asyncio.run(closed_loop(url, bodies, args.concurrency, args.duration, headers))
         finally:
             sampler.stop.set()
@@ -212,7 +213,7 @@ def run_config(workers: int, args: argparse.Namespace, images: list[tuple[bytes,
         "ready_s": round(ready_s, 2),
         "open_loop": opened,
         "closed_loop": closed,
-        "peak_rss_mb_per_worker": sorted(sampler.peak_mb.values()),
+        "peak_rss_mb_per_worker": sorted(sampler.peak_mb.values()),  # over both phases
         "env": args.env,
     }
 

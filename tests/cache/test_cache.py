@@ -7,8 +7,9 @@ import uuid
 
 import pytest
 
-from polypdet.cache import MemoryCache, RedisCache, cache_key, make_cache
+from polypdet.cache import MemoryCache, cache_key, make_cache
 from polypdet.cache.keys import content_hash
+from polypdet.cache.redis_cache import RedisCache
 
 
 def run(coroutine):  # type: ignore[no-untyped-def]

@@ -120,6 +120,9 @@ def test_edge_image_install_is_onnxruntime_only_and_serves(venv: Venv, serve, da
 def test_server_image_install_adds_openvino_and_serves(venv: Venv, serve, data: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     run_build_stage(REPO / "Dockerfile", venv.root, tmp_path / "server-src")
     assert importable(venv.root, "openvino", "boto3", "torch") == {"openvino": True, "boto3": True, "torch": False}
+    installed = subprocess.run([venv.bin / "pip", "list", "--format=freeze"], capture_output=True, text=True).stdout
+    names = {line.split("==")[0].lower() for line in installed.splitlines()}
+    assert "opencv-python-headless" in names and "opencv-python" not in names, "OpenCV's GUI build is installed"
     base = serve(REPO / "Dockerfile")
     body = detect(base, data / IMAGE)
     assert body["detections"]

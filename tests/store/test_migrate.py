@@ -15,7 +15,15 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
 from polypdet.store.engine import make_engine
-from polypdet.store.migrate import HEAD, MIGRATION_LOCK_KEY, alembic_config, migration_lock, upgrade
+from polypdet.store.migrate import (
+    HEAD,
+    MIGRATION_LOCK_KEY,
+    alembic_config,
+    current_revision,
+    migration_lock,
+    upgrade,
+    upgrade_in_child,
+)
 
 REPLICAS = 4
 # A bigint advisory lock shows in pg_locks as its high and low 32 bits (classid, objid) with objsubid 1.
@@ -95,3 +103,11 @@ def test_a_database_at_head_starts_without_alembic(tmp_path: Path) -> None:
     )
     done = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
+
+
+def test_polypdet_serve_migrates_in_a_child_process(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'served.db'}"
+    upgrade_in_child(url)
+    assert current_revision(make_engine(url)) == HEAD
+    with pytest.raises(subprocess.CalledProcessError):
+        upgrade_in_child("postgresql://nobody@127.0.0.1:1/unreachable")

@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 
 from polypdet.api.errors import install_error_handlers
 from polypdet.api.guard import GuardMiddleware
+from polypdet.api.memory import tune_allocator
 from polypdet.api.metrics import MODEL_INFO
 from polypdet.api.middleware import RequestContextMiddleware
 from polypdet.api.routes import admin, auth, clinical, detect, health, page, results
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None, detector: Detector | None = Non
     rate limits and secure headers before any route runs.
     """
     settings = settings or get_settings()
+    tune_allocator()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

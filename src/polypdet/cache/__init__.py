@@ -7,13 +7,14 @@ answers "miss" and the request runs the model.
 from polypdet.cache.keys import cache_key
 from polypdet.cache.memory import MemoryCache
 from polypdet.cache.protocol import ResultCache
-from polypdet.cache.redis_cache import RedisCache
 
-__all__ = ["MemoryCache", "RedisCache", "ResultCache", "cache_key", "make_cache"]
+__all__ = ["MemoryCache", "ResultCache", "cache_key", "make_cache"]
 
 
 def make_cache(redis_url: str | None, size: int, ttl_s: int, prefix: str) -> ResultCache:
-    """The cache the settings ask for."""
+    """The cache the settings ask for (the Redis client is imported only then: ~15 MB per worker otherwise)."""
     if redis_url:
+        from polypdet.cache.redis_cache import RedisCache
+
         return RedisCache(redis_url, ttl_s=ttl_s, prefix=prefix)
     return MemoryCache(size)

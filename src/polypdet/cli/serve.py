@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import subprocess
 import tempfile
 
 
@@ -38,10 +39,16 @@ def run(args: argparse.Namespace) -> int:
     from polypdet.cli.security_common import load_settings, open_context
     from polypdet.security.bootstrap import ensure_first_admin_key
     from polypdet.security.tls import uvicorn_ssl_context
+    from polypdet.store.migrate import upgrade_in_child
 
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_json)
-    # Migrate once here (several workers never race to create tables) and create the keys and secrets once.
+    # Migrate once, before any worker starts, in a child process (Alembic stays out of the serving processes);
+    # then create the keys and secrets once.
+    try:
+        upgrade_in_child(settings.resolved_database_url)
+    except subprocess.CalledProcessError:
+        raise CliError("the database could not be migrated (the reason is printed above)") from None
     context = open_context()
     try:
         first_key = ensure_first_admin_key(context)

@@ -13,7 +13,7 @@ import weakref
 from dataclasses import dataclass
 
 from limits import RateLimitItem, parse
-from limits.aio.storage import MemoryStorage, RedisStorage
+from limits.aio.storage import MemoryStorage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 
 DEFAULT_PREFIX = "polypdet:ratelimit"
@@ -56,6 +56,8 @@ class RateLimiter:
         strategy = self._per_loop.get(loop)
         if strategy is None:
             assert self.redis_url is not None
+            from limits.aio.storage import RedisStorage
+
             storage = RedisStorage(
                 "async+" + self.redis_url, implementation="redispy", key_prefix=self.prefix, socket_timeout=2
             )

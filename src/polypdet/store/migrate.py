@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -71,3 +74,28 @@ def current_revision(engine: Engine) -> str | None:
             return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
     except SQLAlchemyError:
         return None
+
+
+def upgrade_in_child(url: str) -> None:
+    """:func:`upgrade` in a short-lived child process: Alembic never loads into the serving process.
+
+    Raises ``subprocess.CalledProcessError`` if the migration fails (the child prints why on stderr).
+    """
+    from polypdet.store.engine import make_engine
+
+    engine = make_engine(url)
+    try:
+        if current_revision(engine) == HEAD:
+            return
+    finally:
+        engine.dispose()
+    command = [sys.executable, "-m", "polypdet.store.migrate"]
+    subprocess.run(command, env={**os.environ, MIGRATE_URL_VARIABLE: url}, check=True)
+
+
+MIGRATE_URL_VARIABLE = "POLYPDET_MIGRATE_URL"
+
+if __name__ == "__main__":
+    from polypdet.store.engine import make_engine
+
+    upgrade(make_engine(os.environ[MIGRATE_URL_VARIABLE]))
