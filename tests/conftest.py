@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from postgres_db import throwaway_database
+
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("POLYPDET_DATA", REPO.parent / "shared" / "data"))
 
@@ -44,19 +46,15 @@ def polyp_image(data: Path) -> np.ndarray:
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A throwaway PostgreSQL database on 127.0.0.1:5432 for this test session, dropped at the end."""
-    import uuid
+    with throwaway_database("polypdet_test") as url:
+        yield url
 
-    psycopg = pytest.importorskip("psycopg")
-    admin = os.environ.get("POLYPDET_TEST_PG", "postgresql://root@127.0.0.1:5432/postgres")
-    name = f"polypdet_test_{uuid.uuid4().hex[:12]}"
-    try:
-        with psycopg.connect(admin, autocommit=True, connect_timeout=3) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-    except psycopg.OperationalError as error:
-        pytest.skip(f"PostgreSQL not reachable at {admin}: {error}")
-    yield admin.rsplit("/", 1)[0] + f"/{name}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+@pytest.fixture
+def empty_postgres_url(postgres_url: str) -> Iterator[str]:
+    """A brand-new database with no tables, for one test (``postgres_url`` first: skips if there is no server)."""
+    with throwaway_database("polypdet_empty") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

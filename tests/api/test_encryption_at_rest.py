@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -52,19 +51,6 @@ def stored_bytes(client: TestClient) -> bytes:
     return "\n".join(str(value) for table in rows for value in table).encode()
 
 
-@pytest.fixture
-def private_postgres_url(postgres_url: str) -> Iterator[str]:
-    """A database of this test's own: the shared one holds rows sealed under other tests' master keys."""
-    import psycopg
-
-    base, name = postgres_url.rsplit("/", 1)[0], f"polypdet_at_rest_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(base + "/postgres", autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
-    yield f"{base}/{name}"
-    with psycopg.connect(base + "/postgres", autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 @pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def test_no_plaintext_phi_or_secrets_at_rest(
     backend: str,
@@ -73,7 +59,7 @@ def test_no_plaintext_phi_or_secrets_at_rest(
     polyp_image: np.ndarray,
     jpeg_bytes: bytes,
 ) -> None:
-    url = request.getfixturevalue("private_postgres_url") if backend == "postgres" else None
+    url = request.getfixturevalue("empty_postgres_url") if backend == "postgres" else None
     client = make_client(database_url=url)
     context = security(client)
     context.users.create("dr.lee", PASSWORD, Role.CLINICIAN)

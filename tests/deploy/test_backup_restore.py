@@ -19,7 +19,6 @@ from typing import Any
 
 import pytest
 from deploy_paths import REPO
-from deploy_pg import throwaway_database
 from deploy_processes import free_port, start, stop, wait_http
 from sqlalchemy import text
 
@@ -31,6 +30,7 @@ from polypdet.security.keys import key_provider_from_settings
 from polypdet.store import ResultStore
 from polypdet.store.engine import make_engine
 from polypdet.store.models import ResultRecord
+from postgres_db import throwaway_database
 
 IMAGES = ["cju1d31sp4d4k0878r3fr02ul.jpg", "cju0roawvklrq0799vmjorwfv.jpg", "cju0rx1idathl0835detmsp84.jpg"]
 

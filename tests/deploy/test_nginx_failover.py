@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from deploy_cluster import Cluster, local_cluster, read_images, run_load
 from deploy_nginx import NGINX
-from deploy_pg import count_rows, throwaway_database
+
+from postgres_db import count_rows, throwaway_database
 
 pytestmark = [
     pytest.mark.postgres,

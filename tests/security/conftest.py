@@ -14,6 +14,7 @@ from polypdet.security.keys import LocalKeyProvider
 from polypdet.security.models import SECURITY_TABLES
 from polypdet.store.engine import make_engine
 from polypdet.store.models import Base
+from postgres_db import throwaway_database
 
 
 @pytest.fixture
@@ -24,17 +25,8 @@ def clock() -> FakeClock:
 @pytest.fixture(scope="session")
 def security_postgres_url(postgres_url: str) -> Iterator[str]:
     """A database of our own next to the shared test database: these tests drop and create tables freely."""
-    import uuid
-
-    import psycopg
-
-    admin = postgres_url.rsplit("/", 1)[0] + "/postgres"
-    name = f"polypdet_security_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(admin, autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
-    yield postgres_url.rsplit("/", 1)[0] + f"/{name}"
-    with psycopg.connect(admin, autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with throwaway_database("polypdet_security") as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

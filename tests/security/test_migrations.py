@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,19 +20,11 @@ from polypdet.store.models import Base
 
 
 @pytest.fixture
-def fresh_postgres(security_postgres_url: str) -> Iterator[Engine]:
+def fresh_postgres(empty_postgres_url: str) -> Iterator[Engine]:
     """A brand-new, empty PostgreSQL database."""
-    import psycopg
-
-    base = security_postgres_url.rsplit("/", 1)[0]
-    name = f"polypdet_migration_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(base + "/postgres", autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
-    engine = make_engine(f"{base}/{name}")
+    engine = make_engine(empty_postgres_url)
     yield engine
     engine.dispose()
-    with psycopg.connect(base + "/postgres", autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

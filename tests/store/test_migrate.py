@@ -5,8 +5,6 @@ from __future__ import annotations
 import multiprocessing
 import subprocess
 import sys
-import uuid
-from collections.abc import Iterator
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
 
@@ -31,20 +29,6 @@ HELD_LOCKS = text(
     "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database"
     " WHERE l.locktype = 'advisory' AND d.datname = current_database() AND l.objid::bigint = :low"
 )
-
-
-@pytest.fixture
-def empty_postgres_url(postgres_url: str) -> Iterator[str]:
-    """A brand-new database with no tables, dropped afterwards."""
-    import psycopg
-
-    base = postgres_url.rsplit("/", 1)[0]
-    name = f"polypdet_migrate_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(base + "/postgres", autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
-    yield f"{base}/{name}"
-    with psycopg.connect(base + "/postgres", autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def migrate_with_the_others(url: str, start: Barrier) -> None:

@@ -1,4 +1,4 @@
-"""Throwaway PostgreSQL databases on 127.0.0.1:5432 for the deployment tests (dropped afterwards)."""
+"""Throwaway PostgreSQL databases on 127.0.0.1:5432 (``POLYPDET_TEST_PG``), dropped afterwards, for every test."""
 
 from __future__ import annotations
 
