@@ -21,7 +21,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -102,6 +101,12 @@ def _contestant(name: str, pt: Path, onnx: Path, imgsz: int, threads: int):  # t
     return lambda path: detector.detect(read_for_input(path, imgsz))
 
 
+def peak_rss_mb() -> float:
+    """This process's peak RSS (``VmHWM``: unlike ``ru_maxrss``, not inherited from the parent across exec)."""
+    status = Path("/proc/self/status").read_text()
+    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:"))) / 1024
+
+
 def measure(name: str, pt: Path, onnx: Path, imgsz: int, threads: int, images: list[Path]) -> dict:
     """Inside one contestant's process (alone on the machine): load, warm up, time every image once."""
     start = time.perf_counter()
@@ -114,7 +119,7 @@ def measure(name: str, pt: Path, onnx: Path, imgsz: int, threads: int, images: l
         t0 = time.perf_counter()
         run(path)
         times.append((time.perf_counter() - t0) * 1000)
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rss = peak_rss_mb()
     return {
         "times": times,
         "load_s": round(load_s, 2),
