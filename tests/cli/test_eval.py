@@ -39,7 +39,7 @@ def test_kvasir_holdout_reaches_the_card_figures(holdout: Path) -> None:
 @pytest.mark.xfail(
     strict=True,
     reason="goal not reached yet: the shipped 320-px model scores 0.907 / 0.706 on the Kvasir hold-out "
-    "(second stages at 448 and 320 px did not beat it); strict, so this fails once the goal is met and must be un-marked",
+    "(second stages at 448 and 320 px did not beat it); strict: fails once the goal is met, then un-mark it",
 )
 def test_kvasir_holdout_reaches_the_goal(holdout: Path) -> None:
     got = _eval(holdout / "kvasir")
