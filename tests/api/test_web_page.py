@@ -140,7 +140,9 @@ def test_upload_draws_the_detected_boxes(server: Site, page: Any, data: Path) ->
     assert "polyp" in page.locator("#status").inner_text()
 
     page.locator("#threshold").fill("1")  # above every confidence: no box left
-    page.wait_for_function("document.querySelectorAll('#detections li').length === 0")
+    sync_api.expect(page.locator("#detections li")).to_have_count(
+        0
+    )  # a locator assertion: no eval (the CSP forbids it)
     assert not any(box_pixel_is_drawn(page, d["bbox"]) for d in at_default)
     assert page.locator("#recent li").count() >= 1
 
@@ -151,7 +153,7 @@ def test_a_non_image_shows_an_error_message(server: Site, page: Any, tmp_path: P
     page.goto(server.url + "/")
     page.fill("#api-key", "pdk_wrong00000_nope")
     page.click("#key-form button")
-    page.wait_for_function("document.getElementById('signin-status').textContent.includes('not valid')")
+    sync_api.expect(page.locator("#signin-status")).to_contain_text("not valid")
     page.fill("#api-key", server.api_key)
     page.click("#key-form button")
     page.wait_for_selector("#main", state="visible", timeout=10_000)

@@ -28,14 +28,14 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start(home: Path, cert: Path, key: Path, port: int) -> tuple[subprocess.Popen[str], str]:
+def start(home: Path, cert: Path, key: Path, port: int) -> tuple[subprocess.Popen[bytes], str]:
     """Start the server and return it with everything it printed until it listens."""
     env = os.environ | {"POLYPDET_HOME": str(home), "LOG_JSON": "false", "BACKEND": "onnxruntime"}
     for name in ("DATABASE_URL", "REDIS_URL", "MASTER_KEY", "JWT_SECRET", "PSEUDONYM_KEY", "ENVIRONMENT"):
         env.pop(name, None)
     command = [sys.executable, "-m", "polypdet", "serve", "--host", "127.0.0.1", "--port", str(port)]
     command += ["--ssl-certfile", str(cert), "--ssl-keyfile", str(key)]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     assert process.stdout is not None
     selector = selectors.DefaultSelector()
     selector.register(process.stdout, selectors.EVENT_READ)
@@ -44,8 +44,8 @@ def start(home: Path, cert: Path, key: Path, port: int) -> tuple[subprocess.Pope
         if time.monotonic() > deadline or process.poll() is not None:
             process.kill()
             pytest.fail(f"the server did not start:\n{output}")
-        if selector.select(timeout=1):
-            output += process.stdout.readline()
+        if selector.select(timeout=1):  # unbuffered reads: a buffered readline could sit on lines already read
+            output += os.read(process.stdout.fileno(), 65536).decode(errors="replace")
     return process, output
 
 
@@ -54,7 +54,7 @@ def certificate(tmp_path: Path) -> tuple[Path, Path]:
     return self_signed(tmp_path)
 
 
-def stop(process: subprocess.Popen[str]) -> None:
+def stop(process: subprocess.Popen[bytes]) -> None:
     process.terminate()
     try:
         process.wait(timeout=20)

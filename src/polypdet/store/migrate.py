@@ -89,13 +89,15 @@ def upgrade_in_child(url: str) -> None:
             return
     finally:
         engine.dispose()
-    command = [sys.executable, "-m", "polypdet.store.migrate"]
+    command = [sys.executable, "-c", "from polypdet.store.migrate import main; main()"]
     subprocess.run(command, env={**os.environ, MIGRATE_URL_VARIABLE: url}, check=True)
 
 
 MIGRATE_URL_VARIABLE = "POLYPDET_MIGRATE_URL"
 
-if __name__ == "__main__":
+
+def main() -> None:
+    """The child's work: migrate the database named in the environment."""
     from polypdet.store.engine import make_engine
 
     upgrade(make_engine(os.environ[MIGRATE_URL_VARIABLE]))
