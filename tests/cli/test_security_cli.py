@@ -116,6 +116,33 @@ def test_rotate_master_keeps_secrets_readable(
         fresh.engine.dispose()
 
 
+def test_rotate_master_keeps_sealed_files_readable(
+    home: Path, context: SecurityContext, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The PACS outbox and video-job outputs move to the new key too: the old one is retired afterwards."""
+    from polypdet.clinical.pacs.outbox import Outbox
+    from polypdet.security.crypto import Envelope
+    from polypdet.security.keys import FileKeyring
+    from polypdet.security.sealed_files import FileSealer
+    from polypdet.video.jobs.records import JobFiles
+
+    dataset = pydicom.Dataset()
+    dataset.SOPInstanceUID, dataset.SOPClassUID, dataset.PatientName = generate_uid(), VLEndoscopicImageStorage, "Doe^J"
+    dataset.file_meta = FileMetaDataset()
+    dataset.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    pending = Outbox(home / "pacs-outbox", context.envelope).put(dataset)
+    job = JobFiles.of(home, "job1")
+    job.root.mkdir(parents=True)
+    FileSealer(context.provider).write_bytes(job.csv, b"frame,x1\n" * 20000, job.aad(job.csv))
+    code, out, _ = run(capsys, "keys", "rotate-master")
+    assert code == 0 and "pacs-outbox files: 1" in out and "video-job files: 1" in out
+
+    keyring = FileKeyring(home / "keys" / "master.json")
+    assert len(keyring.key_ids) == 1, "the old master key should be retired"
+    assert Outbox(home / "pacs-outbox", Envelope(keyring)).read(pending).PatientName == "Doe^J"
+    assert FileSealer(keyring).open(job.csv, job.aad(job.csv)).read_all() == b"frame,x1\n" * 20000
+
+
 def test_audit_verify_and_export(home: Path, context: SecurityContext, capsys: pytest.CaptureFixture[str]) -> None:
     for name in ("a", "b", "c"):
         run(capsys, "keys", "create", "--role", "service", "--name", name)

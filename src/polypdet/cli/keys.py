@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from polypdet.cli.main import CliError
@@ -26,7 +27,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     listing.add_argument("--json", action="store_true", help="print JSON")
     revoke = sub.add_parser("revoke", help="revoke an API key by its prefix")
     revoke.add_argument("prefix", help="the prefix shown by 'keys list' (or the whole key)")
-    sub.add_parser("rotate-master", help="make a new master key current and re-wrap every data key")
+    rotate = sub.add_parser("rotate-master", help="make a new master key current and re-wrap every data key")
+    rotate.add_argument(
+        "--outbox", type=Path, default=None, help="a PACS outbox outside POLYPDET_HOME (as given to 'pacs listen')"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -98,7 +102,7 @@ def _revoke(context: SecurityContext, args: argparse.Namespace) -> int:
 def _rotate(context: SecurityContext, args: argparse.Namespace) -> int:
     from polypdet.cli.security_common import cli_actor
     from polypdet.security.keys import FileKeyring
-    from polypdet.security.rotation import key_ids_in_use, rewrap_all
+    from polypdet.security.rotation import file_key_ids, key_ids_in_use, rewrap_all, rewrap_files
 
     provider = context.provider
     old_ids = [key_id for key_id in provider.key_ids if key_id != provider.current_key_id]
@@ -110,8 +114,10 @@ def _rotate(context: SecurityContext, args: argparse.Namespace) -> int:
             "MASTER_KEY is set in the environment: put the new key in MASTER_KEY and the old one in "
             "MASTER_KEY_PREVIOUS, then run this again to re-wrap every data key"
         )
-    moved = rewrap_all(context.engine, context.envelope)
-    still_used = key_ids_in_use(context.engine) - {provider.current_key_id}
+    home = context.settings.polypdet_home
+    moved = rewrap_all(context.engine, context.envelope) | rewrap_files(home, context.envelope, args.outbox)
+    still_used = key_ids_in_use(context.engine) | file_key_ids(home, args.outbox)
+    still_used -= {provider.current_key_id}
     if still_used:
         raise CliError(f"values still under old keys {sorted(still_used)}: nothing retired")
     if isinstance(provider, FileKeyring):

@@ -9,7 +9,8 @@ with the caller's associated data (the record the file belongs to), then the pla
 
 Each chunk authenticates the associated data, its index and whether it is the last one, so chunks cannot be
 reordered, dropped, moved to another file or cut off at the end. A byte range is read by opening only the chunks
-it covers (HTTP range requests on a video). Rotating the master key only needs the header re-written.
+it covers (HTTP range requests on a video). Rotating the master key re-writes only the header
+(:meth:`FileSealer.rewrap`).
 
 >>> sealer = FileSealer(LocalKeyProvider.generate())
 >>> sealer.write_bytes(path, b"frame,x1,y1", record_aad("video-job", "42/detections.csv"))
@@ -22,6 +23,7 @@ from __future__ import annotations
 import io
 import os
 import secrets
+import shutil
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -84,9 +86,7 @@ class FileSealer:
         temporary = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
         try:
             with temporary.open("wb") as out:
-                key_id_bytes = key_id.encode()
-                out.write(MAGIC + struct.pack(">B", len(key_id_bytes)) + key_id_bytes)
-                out.write(struct.pack(">H", len(wrapped)) + wrapped)
+                out.write(_header(key_id, wrapped))
                 chunk, index = source.read(CHUNK_BYTES), 0
                 while True:  # an empty file is one empty last chunk
                     following = source.read(CHUNK_BYTES)
@@ -112,21 +112,63 @@ class FileSealer:
         """Unwrap the data key of a sealed file; raises :class:`DecryptionError` if it is not one or not ``aad``'s."""
         with path.open("rb") as handle:
             total = os.fstat(handle.fileno()).st_size
-            try:
-                if handle.read(len(MAGIC)) != MAGIC:
-                    raise DecryptionError("not a sealed file")
-                (id_length,) = struct.unpack(">B", handle.read(1))
-                key_id = handle.read(id_length).decode()
-                (wrapped_length,) = struct.unpack(">H", handle.read(2))
-                wrapped = handle.read(wrapped_length)
-            except (struct.error, UnicodeDecodeError):
-                raise DecryptionError("malformed sealed file") from None
+            key_id, wrapped = _read_header(handle)
             header_bytes = handle.tell()
         sealed_chunk = CHUNK_BYTES + OVERHEAD
         body = total - header_bytes
         chunks = max(-(-body // sealed_chunk), 1)  # ceiling division
         last_plain = body - (chunks - 1) * sealed_chunk - OVERHEAD
-        if len(wrapped) != wrapped_length or last_plain < 0 or (last_plain == 0 and chunks > 1):
+        if last_plain < 0 or (last_plain == 0 and chunks > 1):
             raise DecryptionError("malformed or truncated sealed file")
         data_key = self.provider.unwrap(key_id, wrapped, aad)
         return SealedFile(path, aad, data_key, header_bytes, chunks, (chunks - 1) * CHUNK_BYTES + last_plain)
+
+    def rewrap(self, path: Path, aad: bytes) -> bool:
+        """Wrap the file's data key with the current master key (the chunks are copied, not re-encrypted).
+
+        Returns False when it already is; raises :class:`DecryptionError` if ``path`` is not ``aad``'s sealed file.
+        """
+        with path.open("rb") as handle:
+            key_id, wrapped = _read_header(handle)
+            if key_id == self.provider.current_key_id:
+                return False
+            data_key = self.provider.unwrap(key_id, wrapped, aad)
+            new_id, new_wrapped = self.provider.wrap(data_key, aad)
+            temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+            try:
+                with temporary.open("wb") as out:
+                    out.write(_header(new_id, new_wrapped))
+                    shutil.copyfileobj(handle, out)
+                    out.flush()
+                    os.fsync(out.fileno())
+                os.replace(temporary, path)
+            finally:
+                temporary.unlink(missing_ok=True)
+        return True
+
+
+def _header(key_id: str, wrapped: bytes) -> bytes:
+    key_id_bytes = key_id.encode()
+    return MAGIC + struct.pack(">B", len(key_id_bytes)) + key_id_bytes + struct.pack(">H", len(wrapped)) + wrapped
+
+
+def _read_header(handle: BinaryIO) -> tuple[str, bytes]:
+    """The master key id and wrapped data key at the start of a sealed file; the handle is left after them."""
+    try:
+        if handle.read(len(MAGIC)) != MAGIC:
+            raise DecryptionError("not a sealed file")
+        (id_length,) = struct.unpack(">B", handle.read(1))
+        key_id = handle.read(id_length).decode()
+        (wrapped_length,) = struct.unpack(">H", handle.read(2))
+        wrapped = handle.read(wrapped_length)
+    except (struct.error, UnicodeDecodeError):
+        raise DecryptionError("malformed sealed file") from None
+    if len(wrapped) != wrapped_length:
+        raise DecryptionError("malformed or truncated sealed file")
+    return key_id, wrapped
+
+
+def sealed_file_key_id(path: Path) -> str:
+    """The id of the master key that wraps a sealed file's data key."""
+    with path.open("rb") as handle:
+        return _read_header(handle)[0]

@@ -58,7 +58,7 @@ class Outbox:
         dataset.save_as(plain, enforce_file_format=True)
         tmp = self._tmp_dir / name
         with tmp.open("wb") as handle:
-            handle.write(self.envelope.seal(plain.getvalue(), _aad(name)))
+            handle.write(self.envelope.seal(plain.getvalue(), outbox_aad(name)))
             handle.flush()
             os.fsync(handle.fileno())
         final = self.pending_dir / name
@@ -68,7 +68,7 @@ class Outbox:
 
     def read(self, path: Path) -> Dataset:
         """The dataset in a pending or failed file; ``DecryptionError`` (a ``ValueError``) if it does not open."""
-        return dcmread(io.BytesIO(self.envelope.open(path.read_bytes(), _aad(path.name))))
+        return dcmread(io.BytesIO(self.envelope.open(path.read_bytes(), outbox_aad(path.name))))
 
     def pending(self) -> list[Path]:
         """Files waiting to be sent, oldest first."""
@@ -101,7 +101,7 @@ class Outbox:
         return True
 
 
-def _aad(name: str) -> bytes:
+def outbox_aad(name: str) -> bytes:
     """A sealed file opens under its own name only: a file copied over another one does not open."""
     return record_aad("pacs-outbox", name)
 
