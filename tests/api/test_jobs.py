@@ -148,7 +148,8 @@ def test_outputs_are_sealed_on_disk_and_download_as_before(
     assert wait_until(local, other, finished)["state"] == "finished"
     (tmp_path / "var" / "jobs" / other / "summary.json").write_bytes(raw["summary.json"])
     refused = local.get(f"/api/jobs/{other}/summary")
-    assert refused.status_code == 500 and b"Polypileocecalvalve1" not in refused.content
+    assert refused.status_code == 410 and refused.json()["error"] == "integrity_failed"
+    assert b"Polypileocecalvalve1" not in refused.content
 
 
 def test_finished_job_folders_past_their_retention_are_deleted(

@@ -50,9 +50,13 @@ def prepare_ultralytics(threads: int | None = None) -> None:
         import torchvision.extension
 
         torchvision.extension._has_ops = lambda: True  # torchvision.ops.nms asserts this first
-    import ultralytics  # noqa: F401 - import after the fix, then restore the thread count
+    import ultralytics.utils.torch_utils
 
-    torch.set_num_threads(threads or os.cpu_count() or 1)
+    # ultralytics trains on cpu_count - 1 threads (1 on a 2-core machine) and resets torch to that when it
+    # selects the device: give it every core instead.
+    count = threads or os.cpu_count() or 1
+    ultralytics.utils.torch_utils.NUM_THREADS = count
+    torch.set_num_threads(count)
 
 
 def _torchvision_ops_load() -> bool:

@@ -29,7 +29,7 @@ from polypdet.api.schemas import ErrorOut
 from polypdet.api.video_intake import VideoUploadForm, receive_video
 from polypdet.config import Settings
 from polypdet.engine.detector import Detector
-from polypdet.security.crypto import KeyProvider
+from polypdet.security.crypto import DecryptionError, KeyProvider
 from polypdet.security.roles import Permission
 from polypdet.security.sealed_files import FileSealer
 from polypdet.video.jobs import JobFiles, JobQueue, JobState, JobStatus, QueueUnavailable, open_job_queue
@@ -213,6 +213,7 @@ async def get_job(job_id: JobId, request: Request, caller: Reader, jobs: Jobs) -
         200: {"content": {"text/csv": {}, "application/json": {}, "video/mp4": {}}, "description": "the file"},
         206: {"description": "the byte range asked for with a Range header"},
         409: {"model": ErrorOut, "description": "the job has not finished (or failed)"},
+        410: {"model": ErrorOut, "description": "the output fails its integrity check (altered on disk): rerun the job"},
         416: {"model": ErrorOut, "description": "the Range header asks for bytes past the end"},
         **READ_ERRORS,
     },
@@ -229,4 +230,10 @@ async def get_output(job_id: JobId, output: Output, request: Request, caller: Re
         sealed = await run_in_threadpool(jobs.sealer.open, path, files.aad(path))
     except FileNotFoundError:
         raise ApiError(404, "not_found", f"the {output.value} of job {job_id} is no longer kept") from None
+    except DecryptionError:
+        target = f"job:{job_id}"
+        await audit(request, f"job.{output.value}.integrity", caller.audit_name, "failure", target=target)
+        raise ApiError(
+            410, "integrity_failed", f"the {output.value} of job {job_id} was altered on disk and is not served"
+        ) from None
     return sealed_file_response(request, sealed, media_type, filename=f"polypdet-{job_id[:8]}-{name}")
