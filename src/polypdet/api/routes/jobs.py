@@ -213,7 +213,7 @@ async def get_job(job_id: JobId, request: Request, caller: Reader, jobs: Jobs) -
         200: {"content": {"text/csv": {}, "application/json": {}, "video/mp4": {}}, "description": "the file"},
         206: {"description": "the byte range asked for with a Range header"},
         409: {"model": ErrorOut, "description": "the job has not finished (or failed)"},
-        410: {"model": ErrorOut, "description": "the output fails its integrity check (altered on disk): rerun the job"},
+        410: {"model": ErrorOut, "description": "the output was altered on disk: rerun the job"},
         416: {"model": ErrorOut, "description": "the Range header asks for bytes past the end"},
         **READ_ERRORS,
     },
