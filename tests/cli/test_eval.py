@@ -36,12 +36,9 @@ def test_kvasir_holdout_reaches_the_card_figures(holdout: Path) -> None:
     assert got["map50"] >= card["map50"] - 0.01 and got["map50_95"] >= card["map50_95"] - 0.01
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="goal not reached yet: the shipped 320-px model scores 0.907 / 0.706 on the Kvasir hold-out "
-    "(second stages at 448 and 320 px did not beat it); strict: fails once the goal is met, then un-mark it",
-)
 def test_kvasir_holdout_reaches_the_goal(holdout: Path) -> None:
+    """The issue's goal, on the served path. The margin is thin: 0.721 mAP50-95 with OpenVINO's default
+    (bf16 on this CPU), 0.7199 in fp32, which a CPU without bf16 would run."""
     got = _eval(holdout / "kvasir")
     assert got["map50"] >= 0.92 and got["map50_95"] >= 0.72
 

@@ -27,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--run-dir",
         type=Path,
-        default=Path.home() / ".cache/polypdet/runs/polyp-v1",
+        default=Path.home() / ".cache/polypdet/runs/polyp-yolov8n",
         help="checkpoints; an interrupted run here resumes",
     )
     parser.add_argument(
@@ -37,7 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="start from this .pt or YOLOv8n .onnx, e.g. a shipped model (default: the shared COCO int8 ONNX)",
     )
     parser.add_argument("--name", default="polyp-yolov8n", help="installed model name")
-    parser.add_argument("--version", dest="model_version", default="1.0.0", help="installed model version")
+    parser.add_argument("--version", dest="model_version", default="1.1.0", help="installed model version")
     parser.add_argument("--models-dir", type=Path, default=None, help="where to install (default models/)")
     parser.add_argument("--threads", type=int, default=None)
     defaults = TrainRecipe()

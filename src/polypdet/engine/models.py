@@ -35,7 +35,7 @@ class ModelInfo:
 
     @property
     def model_version(self) -> str:
-        """The string every result carries, e.g. ``polyp-yolov8n@1.0.0``."""
+        """The string every result carries, e.g. ``polyp-yolov8n@1.1.0``."""
         return f"{self.name}@{self.version}"
 
 

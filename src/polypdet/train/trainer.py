@@ -17,14 +17,14 @@ class TrainRecipe:
     """Everything that decides the trained weights; written into the model card."""
 
     imgsz: int = 320
-    epochs: int = 30
+    epochs: int = 60
     batch: int = 16
     seed: int = 0
     optimizer: str = "AdamW"
     lr0: float = 0.002
     warmup_epochs: float = 3.0
     cos_lr: bool = True
-    close_mosaic: int = 5
+    close_mosaic: int = 10
     flipud: float = 0.5  # endoscopy has no "up": vertical flips are as real as horizontal ones
     fliplr: float = 0.5
     degrees: float = 0.0
