@@ -119,14 +119,14 @@ def test_job_in_process_finishes_with_its_outputs(local: TestClient, clip_bytes:
 def test_outputs_are_sealed_on_disk_and_download_as_before(
     local: TestClient, clip_bytes: bytes, tmp_path: Path
 ) -> None:
-    job_id = post_video(local, clip_bytes, "Polypileocecalvalve1.mpg", skip=3, max_frames=30).json()["id"]
+    job_id = post_video(local, clip_bytes, "Polypileocecalvalve1.mpg", skip=3, max_frames=60).json()["id"]
     job = wait_until(local, job_id, finished)
     assert job["state"] == "finished", job["error"]
     folder = tmp_path / "var" / "jobs" / job_id
     raw = {name: (folder / name).read_bytes() for name in ("annotated.mp4", "detections.csv", "summary.json")}
     assert b"ftyp" not in raw["annotated.mp4"][:64]  # no MP4 header: not a playable file on disk
     assert b"frame" not in raw["detections.csv"] and b"Polypileocecalvalve1" not in raw["summary.json"]
-    check_outputs(local, job, frames=30)  # decrypted on the way out
+    check_outputs(local, job, frames=60)  # decrypted on the way out
 
     video = local.get(job["links"]["video"])
     size = len(video.content)
