@@ -60,7 +60,7 @@ def train(data_yaml: Path, run_dir: Path, init: Path, recipe: TrainRecipe, threa
             deterministic=True,
             plots=False,
             pretrained=True,
-            cache="ram",  # images resized once: decoding full-size Kvasir JPEGs was most of an epoch
+            cache="ram",  # each image decoded and resized once, not from the full-size JPEG every epoch
             **asdict(recipe),
         )
     (run_dir / "weights" / "done").touch()
