@@ -116,7 +116,7 @@ def _rotate(context: SecurityContext, args: argparse.Namespace) -> int:
         )
     home = context.settings.polypdet_home
     moved = rewrap_all(context.engine, context.envelope) | rewrap_files(home, context.envelope, args.outbox)
-    still_used = key_ids_in_use(context.engine) | file_key_ids(home, args.outbox)
+    still_used = key_ids_in_use(context.engine) | file_key_ids(home, context.envelope, args.outbox)
     still_used -= {provider.current_key_id}
     if still_used:
         raise CliError(f"values still under old keys {sorted(still_used)}: nothing retired")

@@ -7,9 +7,11 @@ Payloads are not re-encrypted: only the 60-byte wrapped data keys change.
 
 from __future__ import annotations
 
-import os
+from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, Table, select, update
 
@@ -17,6 +19,9 @@ from polypdet.security import models as security_tables
 from polypdet.security.crypto import DecryptionError, Envelope, record_aad
 from polypdet.security.sealed_files import FileSealer, sealed_file_key_id
 from polypdet.store.models import Base
+
+if TYPE_CHECKING:
+    from polypdet.clinical.pacs.outbox import Outbox
 
 assert security_tables.User.__tablename__ in Base.metadata.tables  # the tables below are registered
 
@@ -79,54 +84,55 @@ def key_ids_in_use(engine: Engine) -> set[str]:
     return used
 
 
-def sealed_files(home: Path, outbox: Path | None = None) -> list[tuple[Path, bytes, bool]]:
-    """Every file sealed at rest under ``home``, with its associated data and whether it is chunked.
-
-    The PACS outbox (``outbox``, default ``home/pacs-outbox``: whole-file envelopes) and the outputs of video jobs
-    (``home/jobs``: chunked). Files not sealed yet (a job still writing its video) are skipped by the callers.
-    """
-    from polypdet.clinical.pacs.outbox import outbox_aad
-    from polypdet.video.jobs.records import JobFiles
-
-    found = [(path, outbox_aad(path.name), False) for path in sorted((outbox or home / "pacs-outbox").glob("*/*.dcm"))]
-    for root in sorted((home / "jobs").glob("*/")):
-        job = JobFiles(root)
-        found += [(path, job.aad(path), True) for path in (job.video, job.csv, job.summary) if path.is_file()]
-    return found
-
-
 def rewrap_files(home: Path, envelope: Envelope, outbox: Path | None = None) -> dict[str, int]:
-    """Re-wrap the data key of every sealed file (see :func:`sealed_files`); returns how many moved, per kind."""
+    """Re-wrap the data key of every file sealed at rest: the PACS outbox (``outbox``, default
+    ``home/pacs-outbox``) and the outputs of video jobs (``home/jobs``); returns how many moved, per kind.
+
+    A file that does not open (not sealed yet, e.g. a job still writing its video) is left as it is;
+    :func:`file_key_ids` still reports its key if it is sealed.
+    """
+    box = _outbox(home, outbox, envelope)
     sealer = FileSealer(envelope.provider)
-    moved = {"pacs-outbox files": 0, "video-job files": 0}
-    for path, aad, chunked in sealed_files(home, outbox):
-        try:
-            if chunked:
-                changed = sealer.rewrap(path, aad)
-            else:
-                blob = path.read_bytes()
-                new_blob = envelope.rewrap(blob, aad)
-                changed = new_blob != blob
-                if changed:
-                    _replace(path, new_blob)
-        except DecryptionError:
-            continue  # not sealed (yet), or not ours: left as it is, and counted by file_key_ids if sealed
-        moved["video-job files" if chunked else "pacs-outbox files"] += changed
-    return moved
+    return {
+        "pacs-outbox files": sum(_rewrapped(box.rewrap, path) for path in box.pending() + box.failed()) if box else 0,
+        "video-job files": sum(_rewrapped(sealer.rewrap, path, aad) for path, aad in _job_files(home)),
+    }
 
 
-def file_key_ids(home: Path, outbox: Path | None = None) -> set[str]:
-    """The master keys some sealed file under ``home`` still needs."""
+def file_key_ids(home: Path, envelope: Envelope, outbox: Path | None = None) -> set[str]:
+    """The master keys some file sealed at rest (see :func:`rewrap_files`) still needs."""
     used: set[str] = set()
-    for path, _, chunked in sealed_files(home, outbox):
-        try:
-            used.add(sealed_file_key_id(path) if chunked else Envelope.key_id_of(path.read_bytes()))
-        except (DecryptionError, ValueError):
-            continue
+    box = _outbox(home, outbox, envelope)
+    for path in box.pending() + box.failed() if box else []:
+        with suppress(ValueError):  # not sealed: needs no key
+            used.add(Envelope.key_id_of(path.read_bytes()))
+    for path, _ in _job_files(home):
+        with suppress(ValueError):
+            used.add(sealed_file_key_id(path))
     return used
 
 
-def _replace(path: Path, data: bytes) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_bytes(data)
-    os.replace(temporary, path)
+def _outbox(home: Path, outbox: Path | None, envelope: Envelope) -> Outbox | None:
+    from polypdet.clinical.pacs.outbox import Outbox
+
+    directory = outbox or home / "pacs-outbox"
+    return Outbox(directory, envelope) if directory.is_dir() else None
+
+
+def _job_files(home: Path) -> list[tuple[Path, bytes]]:
+    """Every video-job output under ``home`` with the associated data it is sealed with."""
+    from polypdet.video.jobs.records import JobFiles
+
+    found: list[tuple[Path, bytes]] = []
+    for root in sorted((home / "jobs").glob("*/")):
+        job = JobFiles(root)
+        found += [(path, job.aad(path)) for path in (job.video, job.csv, job.summary) if path.is_file()]
+    return found
+
+
+def _rewrapped(rewrap: Callable[..., bool], *args: Any) -> bool:
+    """``rewrap(*args)``; False for a file that does not open."""
+    try:
+        return rewrap(*args)
+    except DecryptionError:
+        return False

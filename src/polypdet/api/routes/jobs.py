@@ -231,8 +231,7 @@ async def get_output(job_id: JobId, output: Output, request: Request, caller: Re
     except FileNotFoundError:
         raise ApiError(404, "not_found", f"the {output.value} of job {job_id} is no longer kept") from None
     except DecryptionError:
-        target = f"job:{job_id}"
-        await audit(request, f"job.{output.value}.integrity", caller.audit_name, "failure", target=target)
+        await audit(request, f"job.{output.value}.integrity", caller.audit_name, "failure", target=f"job:{job_id}")
         raise ApiError(
             410, "integrity_failed", f"the {output.value} of job {job_id} was altered on disk and is not served"
         ) from None

@@ -56,14 +56,28 @@ class Outbox:
         name = f"{time.time_ns():020d}-{dataset.SOPInstanceUID}.dcm"
         plain = io.BytesIO()
         dataset.save_as(plain, enforce_file_format=True)
+        final = self._store(self.pending_dir, name, self.envelope.seal(plain.getvalue(), outbox_aad(name)))
+        self.changed.set()
+        return final
+
+    def rewrap(self, path: Path) -> bool:
+        """Wrap a pending or failed file's data key with the current master key; False if it already is."""
+        blob = path.read_bytes()
+        rewrapped = self.envelope.rewrap(blob, outbox_aad(path.name))
+        if rewrapped == blob:
+            return False
+        self._store(path.parent, path.name, rewrapped)
+        return True
+
+    def _store(self, folder: Path, name: str, data: bytes) -> Path:
+        """Write ``data`` as ``folder/name`` durably: a temporary file, fsync, then rename."""
         tmp = self._tmp_dir / name
         with tmp.open("wb") as handle:
-            handle.write(self.envelope.seal(plain.getvalue(), outbox_aad(name)))
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        final = self.pending_dir / name
+        final = folder / name
         os.replace(tmp, final)
-        self.changed.set()
         return final
 
     def read(self, path: Path) -> Dataset:
