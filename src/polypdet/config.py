@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from polypdet.engine.detector import Detector
 
 # Container secrets (compose `secrets:`, Kubernetes secret volumes): one file per setting,
 # e.g. /run/secrets/database_url.
@@ -29,7 +32,10 @@ class Settings(BaseSettings):
     database_url: str | None = None
     redis_url: str | None = None
     max_upload_mb: float = Field(default=20.0, gt=0)
-    backend: str = "auto"
+    backend: Literal["auto", "openvino", "onnxruntime"] = "auto"
+    precision: Literal["auto", "int8", "f32", "bf16"] = Field(
+        default="auto", description="OpenVINO weights: auto runs the model's int8 IR when it has one"
+    )
     threads: int | None = None
     # Service (polypdet serve): batching, timeouts, cache, logs.
     batch_max_size: int = Field(default=8, ge=1, le=64, description="images per inference batch")
@@ -79,6 +85,12 @@ class Settings(BaseSettings):
     )
     # PACS listener (polypdet pacs listen).
     pacs_deidentify: bool = Field(default=False, description="de-identify received instances before analysis")
+
+    def load_detector(self, hint: Literal["latency", "throughput"] = "throughput") -> Detector:
+        """The detector these settings describe (model, backend, precision, threads)."""
+        from polypdet.engine.detector import Detector
+
+        return Detector(self.model_path, self.backend, self.threads, self.precision, hint)
 
     @model_validator(mode="after")
     def _apply_low_memory(self) -> Settings:

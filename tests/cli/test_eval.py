@@ -30,10 +30,12 @@ def _eval(target: Path, *extra: str) -> dict[str, float]:
 
 
 def test_kvasir_holdout_reaches_the_card_figures(holdout: Path) -> None:
-    got = _eval(holdout / "kvasir")
+    """fp32 (onnxruntime) against the card's figures; the served int8 path against its own."""
     card = resolve_model().card["metrics"]["kvasir_holdout"]
-    assert got["images"] == 120 and got["instances"] >= 120
-    assert got["map50"] >= card["map50"] - 0.01 and got["map50_95"] >= card["map50_95"] - 0.01
+    for extra, figures in ((["--backend", "onnxruntime"], card), ([], card["openvino_int8"])):
+        got = _eval(holdout / "kvasir", *extra)
+        assert got["images"] == 120 and got["instances"] >= 120
+        assert got["map50"] >= figures["map50"] - 0.01 and got["map50_95"] >= figures["map50_95"] - 0.01
 
 
 def test_kvasir_holdout_reaches_the_goal(holdout: Path) -> None:
@@ -76,5 +78,7 @@ def test_model_card_describes_the_shipped_model() -> None:
     from polypdet.engine.models import sha256_of
 
     assert sha256_of(info.onnx_path) == info.sha256
+    assert info.int8_path is not None and sha256_of(info.int8_path) == info.card["int8"]["sha256"]
+    assert sha256_of(info.int8_path.with_suffix(".bin")) == info.card["int8"]["weights_sha256"]
     for key in ("training", "metrics", "input_size", "classes"):
         assert key in info.card

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -60,6 +61,30 @@ def test_openvino_and_onnxruntime_agree(detector: Detector, polyp_image: np.ndar
     assert len(ov) == len(ort)
     np.testing.assert_allclose(ov.xyxy, ort.xyxy, atol=0.5)
     np.testing.assert_allclose(ov.confidence, ort.confidence, atol=0.01)
+
+
+def test_int8_weights_find_the_same_polyp(detector: Detector, polyp_image: np.ndarray) -> None:
+    """The served default: OpenVINO runs the model's int8 IR, and its box is the fp32 model's, give or take."""
+    pytest.importorskip("openvino")
+    int8 = Detector(backend="openvino")
+    assert int8.backend.precision == "int8"
+    got, want = int8.detect(polyp_image), detector.detect(polyp_image)
+    assert len(got) == len(want) == 1
+    assert float(box_iou(want.xyxy[0], got.xyxy)[0]) > 0.95
+    assert abs(float(got.confidence[0]) - float(want.confidence[0])) < 0.05
+
+
+def test_int8_where_it_cannot_run_is_a_clear_error(tmp_path: Path) -> None:
+    from polypdet.engine.backends import BackendError
+    from polypdet.engine.models import resolve_model
+
+    with pytest.raises(BackendError, match="onnxruntime runs the fp32 model only"):
+        Detector(backend="onnxruntime", precision="int8")
+    pytest.importorskip("openvino")
+    without = replace(resolve_model(), int8_path=None)
+    with pytest.raises(BackendError, match="has no int8 weights"):
+        Detector(without, backend="openvino", precision="int8")
+    assert Detector(without, backend="openvino").backend.precision == "auto"
 
 
 def test_image_with_no_polyp_gives_empty(detector: Detector) -> None:

@@ -35,15 +35,6 @@ from polypdet.store import ResultStore
 log = logging.getLogger(__name__)
 
 
-def load_detector(settings: Settings) -> Detector:
-    return Detector(
-        settings.model_path,
-        backend=settings.backend,  # type: ignore[arg-type]
-        threads=settings.threads,
-        hint="throughput",
-    )
-
-
 def warm_up(detector: Detector) -> None:
     """Inference at start so the first requests do not pay for compilation: a 4:3 endoscopy frame and a square."""
     size = detector.input_size
@@ -63,7 +54,7 @@ def create_app(settings: Settings | None = None, detector: Detector | None = Non
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         start = time.perf_counter()
-        model = detector or load_detector(settings)
+        model = detector or settings.load_detector()
         warm_up(model)
         keys = key_provider_from_settings(settings)
         store = ResultStore.open(settings.resolved_database_url, cipher=Envelope(keys))

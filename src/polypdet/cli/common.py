@@ -26,6 +26,12 @@ def add_model_arguments(parser: argparse.ArgumentParser, conf: float = 0.25) -> 
     parser.add_argument("--conf", type=float, default=conf, help=f"confidence threshold (default {conf})")
     parser.add_argument("--imgsz", type=int, default=None, help="network input size (default: the model's)")
     parser.add_argument("--backend", choices=["auto", "openvino", "onnxruntime"], default="auto")
+    parser.add_argument(
+        "--precision",
+        choices=["auto", "int8", "f32", "bf16"],
+        default="auto",
+        help="OpenVINO weights (default auto: the model's int8 IR when it has one; onnxruntime runs f32)",
+    )
     parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: all)")
 
 
@@ -37,7 +43,7 @@ def load_detector(args: argparse.Namespace, hint: Hint = "latency") -> Detector:
     if not 0.0 <= args.conf <= 1.0:
         raise CliError(f"--conf must be between 0 and 1, got {args.conf}")
     try:
-        return Detector(args.model, backend=args.backend, threads=args.threads, imgsz=args.imgsz, hint=hint)
+        return Detector(args.model, args.backend, args.threads, args.precision, hint, args.imgsz)
     except (ModelNotFoundError, BackendError) as error:
         raise CliError(str(error)) from None
 

@@ -37,6 +37,7 @@ def run(args: argparse.Namespace) -> int:
         "model_version": detector.model_version,
         "imgsz": detector.input_size,
         "backend": detector.backend.name,
+        "inference_precision": detector.backend.precision,
         "data": str(args.data),
     }
     print(json.dumps(summary) if args.json else " ".join(f"{k}={v}" for k, v in summary.items()))

@@ -13,6 +13,7 @@ COMMANDS = {
     "models": ("polypdet.cli.models", "list the installed models"),
     "prepare-data": ("polypdet.cli.prepare", "build the YOLO training layout and held-out splits"),
     "train": ("polypdet.cli.train", "train the polyp model and install it with its model card"),
+    "quantize": ("polypdet.cli.quantize", "give an installed model int8 OpenVINO weights, scored on the held-out sets"),
     "export": ("polypdet.cli.export", "export a model to onnx/openvino/coreml/tflite/engine"),
     "serve": ("polypdet.cli.serve", "run the HTTP service"),
     "keys": ("polypdet.cli.keys", "create, list and revoke API keys; rotate the master key"),

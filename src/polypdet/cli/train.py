@@ -50,6 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from polypdet.cli.quantize import add_int8
     from polypdet.engine.models import models_dir
     from polypdet.train.export import onnx_from_checkpoint
     from polypdet.train.install import install_model
@@ -89,29 +90,38 @@ def run(args: argparse.Namespace) -> int:
             "command": " ".join(["polypdet", "train", *sys.argv[2:]]).strip(),
         },
     }
-    root = args.models_dir or models_dir()
-    info = install_model(onnx, root, card)
-    card["metrics"] = holdout_metrics(info, prepared.data_yaml.parent / "holdout")
-    info = install_model(info.onnx_path, root, card)
+    info = add_int8(install_model(onnx, args.models_dir or models_dir(), card), prepared.data_yaml.parent)
     print(f"installed {info.model_version} at {info.onnx_path.parent}")
-    print(yaml.safe_dump({"metrics": card["metrics"]}, sort_keys=False))
+    print(yaml.safe_dump({"metrics": info.card["metrics"]}, sort_keys=False))
     return 0
 
 
 def holdout_metrics(info: ModelInfo, holdout: Path) -> dict[str, Any]:
-    """Score the installed model on each held-out set, on both backends (OpenVINO in fp32 and bf16)."""
+    """Score the installed model on each held-out set: fp32 (onnxruntime), and on OpenVINO its int8 weights and,
+    on a CPU with bf16, bf16."""
+    from polypdet.engine.backends import Precision
     from polypdet.engine.detector import Detector
     from polypdet.evaluation.run import evaluate_detector
     from polypdet.io.datasets import load_dataset
 
+    variants: list[Precision] = ["int8"] if info.int8_path else []
+    if _cpu_has_bf16():
+        variants.append("bf16")
     metrics: dict[str, Any] = {"conf": 0.25, "evaluated_with": "polypdet eval (pycocotools COCO mAP)"}
     for name in sorted(p.name for p in holdout.iterdir()):
         items = load_dataset(holdout / name)
         result, _, _ = evaluate_detector(Detector(info, backend="onnxruntime"), items, 0.25)
         metrics[f"{name}_holdout"] = result.to_json()
-        bf16, _, _ = evaluate_detector(Detector(info, backend="openvino", precision="bf16"), items, 0.25)
-        metrics[f"{name}_holdout"]["openvino_bf16"] = {
-            "map50": round(bf16.map50, 4),
-            "map50_95": round(bf16.map50_95, 4),
-        }
+        for precision in variants:
+            other, _, _ = evaluate_detector(Detector(info, backend="openvino", precision=precision), items, 0.25)
+            metrics[f"{name}_holdout"][f"openvino_{precision}"] = {
+                "map50": round(other.map50, 4),
+                "map50_95": round(other.map50_95, 4),
+            }
     return metrics
+
+
+def _cpu_has_bf16() -> bool:
+    import openvino as ov
+
+    return "BF16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")

@@ -14,10 +14,13 @@ from typing import Any, Literal, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from polypdet.engine.models import ModelInfo
+
 BackendName = Literal["auto", "openvino", "onnxruntime"]
-Precision = Literal["f32", "bf16", "auto"]
-"""OpenVINO inference precision; ``auto`` is OpenVINO's own choice: bf16 on CPUs with AMX/AVX-512 BF16, else f32.
-On the held-out sets bf16 changes mAP by less than 0.001 (models/polyp-yolov8n/card.yaml)."""
+Precision = Literal["f32", "bf16", "int8", "auto"]
+"""OpenVINO inference precision. ``int8`` runs the model's int8 IR (:attr:`ModelInfo.int8_path`); ``auto`` runs it
+too when the model has one, else OpenVINO's own choice: bf16 on CPUs with AMX/AVX-512 BF16, f32 on others.
+The card holds held-out metrics for each (models/polyp-yolov8n/card.yaml). onnxruntime always runs fp32."""
 Hint = Literal["latency", "throughput"]
 
 
@@ -32,6 +35,8 @@ class BackendError(RuntimeError):
 
 class Backend(Protocol):
     name: str
+    precision: str
+    """What the weights run in: ``f32``, ``bf16``, ``int8`` or ``auto`` (OpenVINO's choice)."""
     dynamic_shape: bool
     """True when the model takes any input height and width (then images are padded only to stride)."""
 
@@ -62,6 +67,7 @@ class OnnxRuntimeBackend:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         self._session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
         self._input = self._session.get_inputs()[0].name
+        self.precision = "f32"
         self.dynamic_shape = not all(isinstance(d, int) for d in self._session.get_inputs()[0].shape[2:])
 
     def infer(self, batch: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
@@ -91,11 +97,12 @@ class OpenVinoBackend:
 
         self._ov = ov
         self._core = ov.Core()
+        self.precision: str = precision
         self._config: dict[str, Any] = {
             "PERFORMANCE_HINT": hint.upper(),
             "INFERENCE_NUM_THREADS": threads or default_threads(),
         }
-        if precision != "auto":
+        if precision in ("f32", "bf16"):
             self._config["INFERENCE_PRECISION_HINT"] = precision
         model = self._core.read_model(str(model_path))
         self.dynamic_shape = model.inputs[0].get_partial_shape().is_dynamic
@@ -164,20 +171,26 @@ def openvino_available() -> bool:
 
 
 def load_backend(
-    model_path: Path,
+    model: ModelInfo,
     name: BackendName = "auto",
     threads: int | None = None,
     precision: Precision = "auto",
     hint: Hint = "latency",
 ) -> Backend:
-    """Open ``model_path`` with the named backend; ``auto`` prefers OpenVINO."""
+    """Open ``model`` with the named backend; ``auto`` prefers OpenVINO, and its int8 weights (:data:`Precision`)."""
     if name == "auto":
         name = "openvino" if openvino_available() else "onnxruntime"
     try:
         if name == "openvino":
-            return OpenVinoBackend(model_path, threads, precision, hint)
+            if precision in ("int8", "auto") and model.int8_path is not None:
+                return OpenVinoBackend(model.int8_path, threads, "int8", hint)
+            if precision == "int8":
+                raise BackendError(f"{model.model_version} has no int8 weights (polypdet quantize makes them)")
+            return OpenVinoBackend(model.onnx_path, threads, precision, hint)
         if name == "onnxruntime":
-            return OnnxRuntimeBackend(model_path, threads)
+            if precision not in ("f32", "auto"):
+                raise BackendError(f"onnxruntime runs the fp32 model only, not {precision} (use --backend openvino)")
+            return OnnxRuntimeBackend(model.onnx_path, threads)
     except ImportError as error:
         raise BackendError(f"backend {name} is not installed: {error}") from error
     raise BackendError(f"unknown backend {name!r} (choose auto, openvino or onnxruntime)")

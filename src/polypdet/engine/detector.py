@@ -52,7 +52,7 @@ class Detector:
         self.model = model if isinstance(model, ModelInfo) else resolve_model(model)
         self.input_size = imgsz or self.model.input_size
         self.params = params or DetectParams()
-        self.backend: Backend = load_backend(self.model.onnx_path, backend, threads, precision, hint)
+        self.backend: Backend = load_backend(self.model, backend, threads, precision, hint)
 
     @property
     def model_version(self) -> str:

@@ -15,6 +15,8 @@ import yaml
 
 DEFAULT_MODEL = "polyp-yolov8n"
 CARD = "card.yaml"
+INT8_FILE = "model-int8.xml"
+"""The int8 OpenVINO IR beside ``model.onnx`` (and its ``.bin``), when the model has one."""
 
 
 class ModelNotFoundError(FileNotFoundError):
@@ -31,6 +33,8 @@ class ModelInfo:
     input_size: int
     class_names: tuple[str, ...]
     sha256: str = ""
+    int8_path: Path | None = None
+    """An int8 OpenVINO IR of the same weights (see :mod:`polypdet.train.quantize`), if there is one."""
     card: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -65,6 +69,7 @@ def read_card(folder: Path) -> ModelInfo:
         input_size=int(card["input_size"]),
         class_names=tuple(card.get("classes", ["polyp"])),
         sha256=str(card.get("sha256", "")),
+        int8_path=folder / card["int8"]["file"] if card.get("int8") else None,
         card=card,
     )
 

@@ -28,7 +28,6 @@ from polypdet.api.errors import ERROR_RESPONSES, ApiError
 from polypdet.api.schemas import ErrorOut
 from polypdet.api.video_intake import VideoUploadForm, receive_video
 from polypdet.config import Settings
-from polypdet.engine.detector import Detector
 from polypdet.security.crypto import DecryptionError, KeyProvider
 from polypdet.security.roles import Permission
 from polypdet.security.sealed_files import FileSealer
@@ -75,18 +74,12 @@ def open_video_jobs(settings: Settings, keys: KeyProvider) -> VideoJobs:
 
     The retention sweep starts at once, and runs every hour after.
     """
-    queue = open_job_queue(settings, partial(_job_detector, settings))
+    queue = open_job_queue(settings, settings.load_detector)
     max_age_s = settings.video_job_retention_hours * 3600
     sweeper = RetentionSweeper(settings.polypdet_home, max_age_s, partial(_in_progress, queue))
     sweeper.start()
     max_upload_bytes = int(settings.max_video_upload_mb * 1024 * 1024)
     return VideoJobs(queue, settings.polypdet_home, max_upload_bytes, FileSealer(keys), sweeper)
-
-
-def _job_detector(settings: Settings) -> Detector:
-    from polypdet.video.jobs.task import job_detector  # the video libraries load with the first job, not at start
-
-    return job_detector(settings)
 
 
 def _in_progress(queue: JobQueue, job_id: str) -> bool:

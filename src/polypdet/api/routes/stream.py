@@ -22,7 +22,7 @@ def stream_router(settings: Settings) -> APIRouter:
 
     @cache  # called on the event loop only (once per connection), so no lock is needed
     def detector() -> Detector:
-        return Detector(settings.model_path, backend=settings.backend, threads=settings.threads, hint="latency")  # type: ignore[arg-type]
+        return settings.load_detector(hint="latency")
 
     params = DetectParams(conf=settings.confidence_threshold, max_det=settings.max_detections)
     router = APIRouter(dependencies=[Depends(require(Permission.DETECT))])

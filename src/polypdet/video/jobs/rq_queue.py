@@ -21,7 +21,7 @@ from rq.job import JobStatus as RQStatus
 
 from polypdet.config import Settings, get_settings
 from polypdet.video.jobs.records import JobFiles, JobOptions, JobState, JobStatus, QueueUnavailable
-from polypdet.video.jobs.task import JobInputError, job_detector, run_video_job
+from polypdet.video.jobs.task import JobInputError, run_video_job
 
 STATES = {
     RQStatus.CREATED: JobState.QUEUED,
@@ -59,7 +59,7 @@ def perform(job_id: str, options: dict[str, Any], filename: str) -> dict[str, An
         summary = run_video_job(
             JobFiles.of(settings.polypdet_home, job_id),
             JobOptions.from_json(options),
-            job_detector(settings),
+            settings.load_detector(),
             settings,
             progress,
             filename,

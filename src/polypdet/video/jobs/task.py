@@ -24,10 +24,6 @@ class JobInputError(Exception):
     """The upload is not a usable video (not a video, truncated, no frames, unknown codec): retrying cannot help."""
 
 
-def job_detector(settings: Settings) -> Detector:
-    return Detector(settings.model_path, backend=settings.backend, threads=settings.threads, hint="throughput")  # type: ignore[arg-type]
-
-
 class Throttled:
     """Passes on frame counts at most every ``interval_s`` seconds (and always the first and the last)."""
 
