@@ -6,10 +6,10 @@ Every contestant runs in its own process on the same images, the same weights an
 - ``ultralytics``: ``YOLO(pt).predict`` (needs the train extra), the seed system's way;
 - ``onnxruntime-plain``: a plain script — cv2.imread, square letterbox, ``session.run``, numpy NMS;
 - ``polypdet-*``: ``read_for_input`` (a large JPEG decoded at a reduced DCT scale) + ``Detector.detect`` on each
-  backend.
+  backend and precision (``int8`` is the shipped model's int8 IR, what ``polypdet`` runs by default).
 
 The ultralytics checkpoint is rebuilt from the shipped ONNX (``polypdet.train.pretrained``), so all contestants
-run the shipped model's weights.
+run the shipped model's weights (the int8 contestant their quantised copy).
 
 Run: ``.venv/bin/python benchmarks/latency.py [--images 60] [--repeats 3]``; writes
 ``benchmarks/results/latency.json``. Figures are ratios to ultralytics from the same run (this machine is shared).
@@ -34,8 +34,9 @@ CONTESTANTS = [
     "onnxruntime-plain",
     "polypdet-onnxruntime",
     "polypdet-openvino-f32",
-    "polypdet-openvino-bf16",
+    "polypdet-openvino-int8",
 ]
+"""``polypdet-openvino-bf16`` is added on a CPU with bf16 (elsewhere OpenVINO runs it in f32)."""
 
 
 def _images(count: int) -> list[Path]:
@@ -99,6 +100,13 @@ def _contestant(name: str, pt: Path, onnx: Path, imgsz: int, threads: int):  # t
         resolve_model(onnx), backend=backend, threads=threads, precision=precision or "f32", imgsz=imgsz
     )  # type: ignore[arg-type]
     return lambda path: detector.detect(read_for_input(path, imgsz))
+
+
+def _contestants_here() -> list[str]:
+    import openvino as ov
+
+    bf16 = "BF16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    return CONTESTANTS + (["polypdet-openvino-bf16"] if bf16 else [])
 
 
 def peak_rss_mb() -> float:
@@ -174,7 +182,7 @@ def main() -> int:
     parser.add_argument("--images", type=int, default=60)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--only", nargs="*", default=CONTESTANTS)
+    parser.add_argument("--only", nargs="*", default=None, help="contestants (default: all that run here)")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks/results/latency.json")
     args = parser.parse_args()
@@ -196,7 +204,7 @@ def main() -> int:
     if args.child:
         print(json.dumps(measure(args.child, pt, onnx, shipped.input_size, args.threads, images)))
         return 0
-    results = run_rounds(args.only, args, pt)
+    results = run_rounds(args.only or _contestants_here(), args, pt)
     base = results.get("ultralytics", {}).get("median_ms")
     for r in results.values():
         if base and "median_ms" in r:

@@ -34,7 +34,7 @@ class Settings(BaseSettings):
     max_upload_mb: float = Field(default=20.0, gt=0)
     backend: Literal["auto", "openvino", "onnxruntime"] = "auto"
     precision: Literal["auto", "int8", "f32", "bf16"] = Field(
-        default="auto", description="OpenVINO weights: auto runs the model's int8 IR when it has one"
+        default="auto", description="OpenVINO weights: auto runs the int8 IR where the model card serves it by default"
     )
     threads: int | None = None
     # Service (polypdet serve): batching, timeouts, cache, logs.

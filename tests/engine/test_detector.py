@@ -64,9 +64,9 @@ def test_openvino_and_onnxruntime_agree(detector: Detector, polyp_image: np.ndar
 
 
 def test_int8_weights_find_the_same_polyp(detector: Detector, polyp_image: np.ndarray) -> None:
-    """The served default: OpenVINO runs the model's int8 IR, and its box is the fp32 model's, give or take."""
+    """The shipped model's int8 IR on OpenVINO: the fp32 model's box, give or take."""
     pytest.importorskip("openvino")
-    int8 = Detector(backend="openvino")
+    int8 = Detector(backend="openvino", precision="int8")
     assert int8.backend.precision == "int8"
     got, want = int8.detect(polyp_image), detector.detect(polyp_image)
     assert len(got) == len(want) == 1
@@ -74,14 +74,25 @@ def test_int8_weights_find_the_same_polyp(detector: Detector, polyp_image: np.nd
     assert abs(float(got.confidence[0]) - float(want.confidence[0])) < 0.05
 
 
-def test_int8_where_it_cannot_run_is_a_clear_error(tmp_path: Path) -> None:
+def test_auto_runs_int8_only_where_the_card_serves_it() -> None:
+    pytest.importorskip("openvino")
+    from polypdet.engine.models import resolve_model
+
+    shipped = resolve_model()
+    for served, expected in ((True, "int8"), (False, "auto")):
+        model = replace(shipped, int8_default=served)
+        assert Detector(model, backend="openvino").backend.precision == expected
+        assert Detector(model, backend="onnxruntime").backend.precision == "f32"
+
+
+def test_int8_where_it_cannot_run_is_a_clear_error() -> None:
     from polypdet.engine.backends import BackendError
     from polypdet.engine.models import resolve_model
 
     with pytest.raises(BackendError, match="onnxruntime runs the fp32 model only"):
         Detector(backend="onnxruntime", precision="int8")
     pytest.importorskip("openvino")
-    without = replace(resolve_model(), int8_path=None)
+    without = replace(resolve_model(), int8_path=None, int8_default=True)
     with pytest.raises(BackendError, match="has no int8 weights"):
         Detector(without, backend="openvino", precision="int8")
     assert Detector(without, backend="openvino").backend.precision == "auto"

@@ -62,6 +62,7 @@ def test_train_installs_a_model_with_its_card(data: Path, tmp_path: Path) -> Non
     assert card["training"]["data"]["held_out"] == {"kvasir": 2, "clinicdb": 2}
     assert set(card["metrics"]) >= {"kvasir_holdout", "clinicdb_holdout"}
     assert set(card["metrics"]["kvasir_holdout"]["openvino_int8"]) == {"map50", "map50_95"}
+    assert isinstance(card["int8"]["served_by_default"], bool)
     int8 = tmp_path / "models/tiny" / card["int8"]["file"]
     assert int8.with_suffix(".bin").stat().st_size > 0 and int8.read_text().count('type="FakeQuantize"') > 50
     listed = subprocess.run(

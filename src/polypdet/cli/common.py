@@ -30,7 +30,7 @@ def add_model_arguments(parser: argparse.ArgumentParser, conf: float = 0.25) -> 
         "--precision",
         choices=["auto", "int8", "f32", "bf16"],
         default="auto",
-        help="OpenVINO weights (default auto: the model's int8 IR when it has one; onnxruntime runs f32)",
+        help="OpenVINO weights (default auto: the int8 IR where the model card serves it by default; onnxruntime: f32)",
     )
     parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: all)")
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from polypdet.cli.main import CliError
 from polypdet.cli.prepare import default_data_root, default_prepared
+from polypdet.train.quantize import INT8_MAX_LOSS
 
 if TYPE_CHECKING:
     from polypdet.engine.models import ModelInfo
@@ -34,8 +35,16 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"{info.onnx_path} has no model card: install it first (polypdet train installs its models)")
     prepared = prepare_data(args.source or default_data_root(), args.prepared or default_prepared())
     info = add_int8(info, prepared.data_yaml.parent)
-    print(f"int8 weights for {info.model_version} at {info.int8_path}")
+    served = "served by default" if info.int8_default else "not served by default (--precision int8 runs them)"
+    print(f"int8 weights for {info.model_version} at {info.int8_path}: {served}")
     return 0
+
+
+_RULE = (
+    "served by default (--precision auto) only if, on every held-out set, int8 loses at most "
+    + " and ".join(f"{loss} {key}" for key, loss in INT8_MAX_LOSS.items())
+    + " against fp32; otherwise --precision int8 runs it"
+)
 
 
 def add_int8(info: ModelInfo, prepared_root: Path) -> ModelInfo:
@@ -44,7 +53,7 @@ def add_int8(info: ModelInfo, prepared_root: Path) -> ModelInfo:
 
     from polypdet.cli.train import holdout_metrics
     from polypdet.train.install import install_model
-    from polypdet.train.quantize import calibration_images, quantize_openvino
+    from polypdet.train.quantize import calibration_images, int8_within_tolerance, quantize_openvino
 
     images = calibration_images(list((prepared_root / "images" / "train").iterdir()))
     with tempfile.TemporaryDirectory() as scratch:
@@ -60,5 +69,11 @@ def add_int8(info: ModelInfo, prepared_root: Path) -> ModelInfo:
             },
         }
         installed = install_model(info.onnx_path, info.onnx_path.parent.parent, card, xml)
-    card = {**installed.card, "metrics": holdout_metrics(installed, prepared_root / "holdout")}
+    metrics = holdout_metrics(installed, prepared_root / "holdout")
+    served = int8_within_tolerance(metrics)
+    card = {
+        **installed.card,
+        "metrics": metrics,
+        "int8": {**installed.card["int8"], "served_by_default": served, "rule": _RULE},
+    }
     return install_model(installed.onnx_path, installed.onnx_path.parent.parent, card, installed.int8_path)

@@ -19,7 +19,7 @@ from polypdet.engine.models import ModelInfo
 BackendName = Literal["auto", "openvino", "onnxruntime"]
 Precision = Literal["f32", "bf16", "int8", "auto"]
 """OpenVINO inference precision. ``int8`` runs the model's int8 IR (:attr:`ModelInfo.int8_path`); ``auto`` runs it
-too when the model has one, else OpenVINO's own choice: bf16 on CPUs with AMX/AVX-512 BF16, f32 on others.
+too when its card serves it by default, else OpenVINO's own choice: bf16 on CPUs with AMX/AVX-512 BF16, else f32.
 The card holds held-out metrics for each (models/polyp-yolov8n/card.yaml). onnxruntime always runs fp32."""
 Hint = Literal["latency", "throughput"]
 
@@ -182,7 +182,8 @@ def load_backend(
         name = "openvino" if openvino_available() else "onnxruntime"
     try:
         if name == "openvino":
-            if precision in ("int8", "auto") and model.int8_path is not None:
+            int8 = precision == "int8" or (precision == "auto" and model.int8_default)
+            if int8 and model.int8_path is not None:
                 return OpenVinoBackend(model.int8_path, threads, "int8", hint)
             if precision == "int8":
                 raise BackendError(f"{model.model_version} has no int8 weights (polypdet quantize makes them)")

@@ -35,6 +35,8 @@ class ModelInfo:
     sha256: str = ""
     int8_path: Path | None = None
     """An int8 OpenVINO IR of the same weights (see :mod:`polypdet.train.quantize`), if there is one."""
+    int8_default: bool = False
+    """The int8 IR passed the card's accuracy rule, so ``precision="auto"`` runs it."""
     card: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -70,6 +72,7 @@ def read_card(folder: Path) -> ModelInfo:
         class_names=tuple(card.get("classes", ["polyp"])),
         sha256=str(card.get("sha256", "")),
         int8_path=folder / card["int8"]["file"] if card.get("int8") else None,
+        int8_default=bool((card.get("int8") or {}).get("served_by_default", False)),
         card=card,
     )
 

@@ -13,11 +13,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 FLOAT_SCOPE = (r"/model\.0/.*", r"/model\.22/(?!cv[23]\.).*")
 """The first convolution, and the detect head's nodes outside its convolution branches (``cv2`` boxes, ``cv3``
 classes)."""
 CALIBRATION_IMAGES = 300
+INT8_MAX_LOSS = {"map50": 0.01, "map50_95": 0.005}
+"""What the int8 weights may lose against fp32 on every held-out set and still be served by default."""
+
+
+def int8_within_tolerance(metrics: dict[str, Any]) -> bool:
+    """True when the card's held-out ``metrics`` show int8 within :data:`INT8_MAX_LOSS` of fp32 on every set."""
+    sets = [value for key, value in metrics.items() if key.endswith("_holdout")]
+    return bool(sets) and all(
+        held_out[key] - held_out["openvino_int8"][key] <= loss
+        for held_out in sets
+        for key, loss in INT8_MAX_LOSS.items()
+    )
 
 
 def calibration_images(train_images: Sequence[Path], count: int = CALIBRATION_IMAGES) -> list[Path]:
