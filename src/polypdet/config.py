@@ -95,9 +95,15 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _apply_low_memory(self) -> Settings:
         if self.low_memory:
-            self.backend, self.threads = "onnxruntime", 1
+            self.backend, self.threads, self.precision = "onnxruntime", 1, "auto"
             self.batch_max_size, self.batch_max_delay_ms = 1, 0.0
             self.queue_max, self.cache_size = min(self.queue_max, 16), min(self.cache_size, 64)
+        return self
+
+    @model_validator(mode="after")
+    def _precision_needs_openvino(self) -> Settings:
+        if self.backend == "onnxruntime" and self.precision not in ("auto", "f32"):
+            raise ValueError(f"PRECISION={self.precision} runs on OpenVINO only; BACKEND=onnxruntime runs f32")
         return self
 
     @model_validator(mode="after")

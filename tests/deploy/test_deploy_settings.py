@@ -13,8 +13,10 @@ def test_low_memory_picks_onnxruntime_one_thread_no_batching(monkeypatch: pytest
     monkeypatch.setenv("LOW_MEMORY", "1")
     monkeypatch.setenv("BACKEND", "openvino")
     monkeypatch.setenv("BATCH_MAX_SIZE", "16")
+    monkeypatch.setenv("PRECISION", "int8")
     settings = Settings()
     assert (settings.backend, settings.threads, settings.batch_max_size) == ("onnxruntime", 1, 1)
+    assert settings.precision == "auto"
     assert settings.batch_max_delay_ms == 0 and settings.cache_size <= 64 and settings.queue_max <= 16
 
 
@@ -23,6 +25,14 @@ def test_without_low_memory_the_settings_stay_as_given(monkeypatch: pytest.Monke
     monkeypatch.setenv("BATCH_MAX_SIZE", "16")
     settings = Settings()
     assert settings.backend == "auto" and settings.batch_max_size == 16
+
+
+def test_int8_on_onnxruntime_is_refused_at_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LOW_MEMORY", raising=False)
+    monkeypatch.setenv("BACKEND", "onnxruntime")
+    monkeypatch.setenv("PRECISION", "int8")
+    with pytest.raises(ValueError, match="PRECISION=int8 runs on OpenVINO only"):
+        Settings()
 
 
 def test_container_secrets_are_read_from_one_file_per_setting(tmp_path: Path) -> None:
