@@ -16,6 +16,12 @@ from polypdet.train.quantize import INT8_MAX_LOSS
 if TYPE_CHECKING:
     from polypdet.engine.models import ModelInfo
 
+_RULE = (
+    "served by default (--precision auto) only if, on every held-out set, int8 loses at most "
+    + " and ".join(f"{loss} {key}" for key, loss in INT8_MAX_LOSS.items())
+    + " against fp32; otherwise --precision int8 runs it"
+)
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default=None, help="installed model folder or name (default: the shipped model)")
@@ -40,18 +46,11 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-_RULE = (
-    "served by default (--precision auto) only if, on every held-out set, int8 loses at most "
-    + " and ".join(f"{loss} {key}" for key, loss in INT8_MAX_LOSS.items())
-    + " against fp32; otherwise --precision int8 runs it"
-)
-
-
 def add_int8(info: ModelInfo, prepared_root: Path) -> ModelInfo:
     """Quantise ``info``'s ONNX on training images, install the IR beside it and score it on every held-out set."""
     import tempfile
 
-    from polypdet.cli.train import holdout_metrics
+    from polypdet.evaluation.holdout import holdout_metrics
     from polypdet.train.install import install_model
     from polypdet.train.quantize import calibration_images, int8_within_tolerance, quantize_openvino
 

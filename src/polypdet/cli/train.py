@@ -9,14 +9,11 @@ import argparse
 import sys
 from dataclasses import asdict, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import yaml
 
 from polypdet.cli.prepare import default_data_root, default_prepared
-
-if TYPE_CHECKING:
-    from polypdet.engine.models import ModelInfo
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -94,34 +91,3 @@ def run(args: argparse.Namespace) -> int:
     print(f"installed {info.model_version} at {info.onnx_path.parent}")
     print(yaml.safe_dump({"metrics": info.card["metrics"]}, sort_keys=False))
     return 0
-
-
-def holdout_metrics(info: ModelInfo, holdout: Path) -> dict[str, Any]:
-    """Score the installed model on each held-out set: fp32 (onnxruntime), and on OpenVINO its int8 weights and,
-    on a CPU with bf16, bf16."""
-    from polypdet.engine.backends import Precision
-    from polypdet.engine.detector import Detector
-    from polypdet.evaluation.run import evaluate_detector
-    from polypdet.io.datasets import load_dataset
-
-    variants: list[Precision] = ["int8"] if info.int8_path else []
-    if _cpu_has_bf16():
-        variants.append("bf16")
-    metrics: dict[str, Any] = {"conf": 0.25, "evaluated_with": "polypdet eval (pycocotools COCO mAP)"}
-    for name in sorted(p.name for p in holdout.iterdir()):
-        items = load_dataset(holdout / name)
-        result, _, _ = evaluate_detector(Detector(info, backend="onnxruntime"), items, 0.25)
-        metrics[f"{name}_holdout"] = result.to_json()
-        for precision in variants:
-            other, _, _ = evaluate_detector(Detector(info, backend="openvino", precision=precision), items, 0.25)
-            metrics[f"{name}_holdout"][f"openvino_{precision}"] = {
-                "map50": round(other.map50, 4),
-                "map50_95": round(other.map50_95, 4),
-            }
-    return metrics
-
-
-def _cpu_has_bf16() -> bool:
-    import openvino as ov
-
-    return "BF16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")

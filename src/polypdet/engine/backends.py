@@ -177,7 +177,7 @@ def load_backend(
     precision: Precision = "auto",
     hint: Hint = "latency",
 ) -> Backend:
-    """Open ``model`` with the named backend; ``auto`` prefers OpenVINO, and its int8 weights (:data:`Precision`)."""
+    """Open ``model`` with the named backend (``auto`` prefers OpenVINO) in ``precision`` (:data:`Precision`)."""
     if name == "auto":
         name = "openvino" if openvino_available() else "onnxruntime"
     try:
