@@ -102,6 +102,12 @@ def _contestant(name: str, pt: Path, onnx: Path, imgsz: int, threads: int):  # t
     return lambda path: detector.detect(read_for_input(path, imgsz))
 
 
+def _cpu_model() -> str:
+    """The CPU's model name: figures differ between CPUs (bf16, VNNI), not only between loads."""
+    info = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    return next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "")
+
+
 def _contestants_here() -> list[str]:
     import openvino as ov
 
@@ -218,6 +224,7 @@ def main() -> int:
         "images": len(images),
         "repeats": args.repeats,
         "machine": platform.processor() or platform.machine(),
+        "cpu": _cpu_model(),
         "cpus": os.cpu_count(),
         "date": time.strftime("%Y-%m-%d %H:%M"),
         "results": results,
