@@ -109,10 +109,9 @@ def _cpu_model() -> str:
 
 
 def _contestants_here() -> list[str]:
-    import openvino as ov
+    from polypdet.engine.backends import cpu_has_bf16
 
-    bf16 = "BF16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
-    return CONTESTANTS + (["polypdet-openvino-bf16"] if bf16 else [])
+    return CONTESTANTS + (["polypdet-openvino-bf16"] if cpu_has_bf16() else [])
 
 
 def peak_rss_mb() -> float:

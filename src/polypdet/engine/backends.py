@@ -172,6 +172,15 @@ def openvino_available() -> bool:
     return importlib.util.find_spec("openvino") is not None
 
 
+def cpu_has_bf16() -> bool:
+    """True where OpenVINO runs bf16 on this CPU (AMX or AVX-512 BF16); elsewhere ``bf16`` and ``auto`` run f32."""
+    if not openvino_available():
+        return False
+    import openvino as ov
+
+    return "BF16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+
+
 def load_backend(
     model: ModelInfo,
     name: BackendName = "auto",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from polypdet.engine.backends import Precision
+from polypdet.engine.backends import Precision, cpu_has_bf16
 from polypdet.engine.detector import Detector
 from polypdet.engine.models import ModelInfo
 from polypdet.evaluation.run import evaluate_detector
@@ -16,7 +16,7 @@ def holdout_metrics(info: ModelInfo, holdout: Path) -> dict[str, Any]:
     """Score the installed model on each held-out set: fp32 (onnxruntime), and on OpenVINO its int8 weights and,
     on a CPU with bf16, bf16."""
     variants: list[Precision] = ["int8"] if info.int8_path else []
-    if _cpu_has_bf16():
+    if cpu_has_bf16():
         variants.append("bf16")
     metrics: dict[str, Any] = {"conf": 0.25, "evaluated_with": "polypdet eval (pycocotools COCO mAP)"}
     for name in sorted(p.name for p in holdout.iterdir()):
@@ -30,9 +30,3 @@ def holdout_metrics(info: ModelInfo, holdout: Path) -> dict[str, Any]:
                 "map50_95": round(other.map50_95, 4),
             }
     return metrics
-
-
-def _cpu_has_bf16() -> bool:
-    import openvino as ov
-
-    return "BF16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
