@@ -11,16 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 from polypdet.cli.main import CliError
 from polypdet.cli.prepare import default_data_root, default_prepared
-from polypdet.train.quantize import INT8_MAX_LOSS
 
 if TYPE_CHECKING:
     from polypdet.engine.models import ModelInfo
-
-_RULE = (
-    "served by default (--precision auto) only if, on every held-out set, int8 loses at most "
-    + " and ".join(f"{loss} {key}" for key, loss in INT8_MAX_LOSS.items())
-    + " against fp32; otherwise --precision int8 runs it"
-)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -47,32 +40,28 @@ def run(args: argparse.Namespace) -> int:
 
 
 def add_int8(info: ModelInfo, prepared_root: Path) -> ModelInfo:
-    """Quantise ``info``'s ONNX on training images, install the IR beside it and score it on every held-out set."""
+    """Quantise ``info``'s ONNX on training images, score both on every held-out set, install the IR beside it."""
     import tempfile
+    from dataclasses import replace
 
     from polypdet.evaluation.holdout import holdout_metrics
     from polypdet.train.install import install_model
-    from polypdet.train.quantize import calibration_images, int8_within_tolerance, quantize_openvino
+    from polypdet.train.quantize import METHOD, RULE, calibration_images, int8_within_tolerance, quantize_openvino
 
     images = calibration_images(list((prepared_root / "images" / "train").iterdir()))
     with tempfile.TemporaryDirectory() as scratch:
         xml = quantize_openvino(info.onnx_path, images, info.input_size, Path(scratch) / "int8.xml")
+        metrics = holdout_metrics(replace(info, int8_path=xml), prepared_root / "holdout")
         card: dict[str, Any] = {
             **info.card,
+            "metrics": metrics,
             "int8": {
-                "method": "NNCF post-training quantisation (MIXED preset) to an OpenVINO IR; the first convolution, "
-                "the detect head's box decoding and its class sigmoid kept in float (polypdet.train.quantize)",
+                "method": METHOD,
                 "calibration": f"{len(images)} training images evenly spread over the sorted list, "
                 f"letterboxed to {info.input_size}",
                 "command": "polypdet quantize",
+                "served_by_default": int8_within_tolerance(metrics),
+                "rule": RULE,
             },
         }
-        installed = install_model(info.onnx_path, info.onnx_path.parent.parent, card, xml)
-    metrics = holdout_metrics(installed, prepared_root / "holdout")
-    served = int8_within_tolerance(metrics)
-    card = {
-        **installed.card,
-        "metrics": metrics,
-        "int8": {**installed.card["int8"], "served_by_default": served, "rule": _RULE},
-    }
-    return install_model(installed.onnx_path, installed.onnx_path.parent.parent, card, installed.int8_path)
+        return install_model(info.onnx_path, info.onnx_path.parent.parent, card, xml)

@@ -15,8 +15,6 @@ import yaml
 
 DEFAULT_MODEL = "polyp-yolov8n"
 CARD = "card.yaml"
-INT8_FILE = "model-int8.xml"
-"""The int8 OpenVINO IR beside ``model.onnx`` (and its ``.bin``), when the model has one."""
 
 
 class ModelNotFoundError(FileNotFoundError):

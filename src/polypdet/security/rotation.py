@@ -94,7 +94,7 @@ def rewrap_files(home: Path, envelope: Envelope, outbox: Path | None = None) -> 
     box = _outbox(home, outbox, envelope)
     sealer = FileSealer(envelope.provider)
     return {
-        "pacs-outbox files": sum(_rewrapped(box.rewrap, path) for path in box.pending() + box.failed()) if box else 0,
+        "pacs-outbox files": sum(_rewrapped(box.rewrap, path) for path in box.sealed_files()) if box else 0,
         "video-job files": sum(_rewrapped(sealer.rewrap, path, aad) for path, aad in _job_files(home)),
     }
 
@@ -103,7 +103,7 @@ def file_key_ids(home: Path, envelope: Envelope, outbox: Path | None = None) -> 
     """The master keys some file sealed at rest (see :func:`rewrap_files`) still needs."""
     used: set[str] = set()
     box = _outbox(home, outbox, envelope)
-    for path in box.pending() + box.failed() if box else []:
+    for path in box.sealed_files() if box else []:
         with suppress(ValueError):  # not sealed: needs no key
             used.add(Envelope.key_id_of(path.read_bytes()))
     for path, _ in _job_files(home):

@@ -8,7 +8,10 @@ from typing import Any
 
 import yaml
 
-from polypdet.engine.models import CARD, INT8_FILE, ModelInfo, read_card, sha256_of
+from polypdet.engine.models import CARD, ModelInfo, read_card, sha256_of
+
+INT8_FILE = "model-int8.xml"
+"""The int8 OpenVINO IR beside ``model.onnx`` (and its ``.bin``), when the model has one."""
 
 
 def install_model(onnx_path: Path, models_root: Path, card: dict[str, Any], int8_xml: Path | None = None) -> ModelInfo:

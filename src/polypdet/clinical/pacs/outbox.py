@@ -91,6 +91,10 @@ class Outbox:
     def failed(self) -> list[Path]:
         return sorted(self.failed_dir.glob("*.dcm"))
 
+    def sealed_files(self) -> list[Path]:
+        """Every object at rest here, pending or failed (each sealed with the envelope)."""
+        return self.pending() + self.failed()
+
     def mark_failed(self, path: Path, reason: str) -> None:
         (self.failed_dir / f"{path.stem}.txt").write_text(reason + "\n")
         os.replace(path, self.failed_dir / path.name)
