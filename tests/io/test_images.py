@@ -51,12 +51,25 @@ def test_cmyk_jpeg_converts() -> None:
     assert out[8, 8, 0] > 200 and out[8, 8, 1] < 60  # red
 
 
-def test_exif_orientation_is_applied() -> None:
+def test_palette_png_with_transparency_gives_its_colours() -> None:
+    image = _rgb().quantize(4)
+    image.info["transparency"] = 0
+    assert decode_image(_encode(image, "PNG"))[0, 0].tolist() == [200, 30, 30]
+
+
+def test_truncated_png_is_refused() -> None:
+    data = _encode(Image.effect_noise((64, 64), 50).convert("RGB"), "PNG")
+    with pytest.raises(ImageDecodeError, match="corrupt or truncated"):
+        decode_image(data[: len(data) // 2] + data[-12:])  # the IEND chunk kept: only Pillow can tell
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
+def test_exif_orientation_is_applied(fmt: str) -> None:
     image = Image.new("RGB", (40, 20), (0, 0, 0))
     image.paste((255, 255, 255), (0, 0, 10, 20))  # white band on the left
     exif = Image.Exif()
     exif[0x0112] = 6  # stored rotated: display needs 90 degrees clockwise
-    out = decode_image(_encode(image, "JPEG", exif=exif, quality=95))
+    out = decode_image(_encode(image, fmt, exif=exif, quality=95))
     assert out.shape == (40, 20, 3)  # portrait after transposing
     assert out[2, 10].mean() > 200 and out[-2, 10].mean() < 50  # the band is now on top
 

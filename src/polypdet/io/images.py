@@ -15,6 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import numpy.typing as npt
+import pyspng
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 DEFAULT_MAX_PIXELS = 80_000_000
@@ -65,15 +66,21 @@ _FAST_MODES = frozenset({"RGB", "L", "RGBA", "LA", "P"})
 _END_MARKERS = {"JPEG": b"\xff\xd9", "PNG": b"IEND\xaeB`\x82"}
 
 
-def _decode_fast(data: bytes, image_format: str | None, mode: str) -> RGBImage | None:
-    """OpenCV's decoder (faster than Pillow's, EXIF orientation included) for complete 8-bit JPEG/PNG files.
+def _decode_fast(data: bytes, image: Image.Image) -> RGBImage | None:
+    """Faster decoders than Pillow's for complete 8-bit files: libspng for an upright PNG (~40 % faster than
+    OpenCV's libpng, straight to RGB), OpenCV for JPEG (EXIF orientation included).
 
     A truncated file would decode silently in part, so only files that end with their format's end marker
     take this path; anything else is left to Pillow, which refuses truncation.
     """
-    marker = _END_MARKERS.get(image_format or "")
-    if marker is None or mode not in _FAST_MODES or marker not in data[-64:]:
+    marker = _END_MARKERS.get(image.format or "")
+    if marker is None or image.mode not in _FAST_MODES or marker not in data[-64:]:
         return None
+    if image.format == "PNG" and image.getexif().get(_EXIF_ORIENTATION, 1) == 1:
+        try:
+            return np.asarray(pyspng.load(data, "RGB"), dtype=np.uint8)  # alpha dropped, as OpenCV does
+        except RuntimeError:
+            return None  # Pillow says what is wrong
     decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     return None if decoded is None else np.asarray(cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB), dtype=np.uint8)
 
@@ -124,7 +131,7 @@ def _decode(data: bytes, max_pixels: int, at_least: int | None) -> RGBImage | Re
             reduced = _decode_reduced(data, image, at_least) if at_least else None
             if reduced is not None:
                 return reduced
-            fast = _decode_fast(data, image.format, image.mode)
+            fast = _decode_fast(data, image)
             if fast is not None:
                 return fast
             image.load()
