@@ -60,17 +60,35 @@ def test_clinicdb_holdout(holdout: Path) -> None:
     assert got["map50"] >= max(0.75, card["map50"] - 0.01) and got["map50_95"] >= card["map50_95"] - 0.01
 
 
-def test_eval_reads_kvasir_layout_and_plots(data: Path, tmp_path: Path) -> None:
-    subset = tmp_path / "kv"
+def _kvasir_subset(data: Path, folder: Path, count: int) -> Path:
     for sub in ("images", "masks"):
-        (subset / sub).mkdir(parents=True)
-    for image in sorted((data / "kvasir-seg/images").glob("*.jpg"))[:6]:
-        (subset / "images" / image.name).symlink_to(image)
-        (subset / "masks" / image.name).symlink_to(data / "kvasir-seg/masks" / image.name)
+        (folder / sub).mkdir(parents=True)
+    for image in sorted((data / "kvasir-seg/images").glob("*.jpg"))[:count]:
+        (folder / "images" / image.name).symlink_to(image)
+        (folder / "masks" / image.name).symlink_to(data / "kvasir-seg/masks" / image.name)
+    return folder
+
+
+def test_eval_reads_kvasir_layout_and_plots(data: Path, tmp_path: Path) -> None:
+    subset = _kvasir_subset(data, tmp_path / "kv", 6)
     got = _eval(subset, "--plots", str(tmp_path / "plots"))
     assert got["images"] == 6 and set(got) >= {"map50", "map50_95", "precision", "recall", "f1", "instances"}
     assert (tmp_path / "plots" / "pr_curve.png").stat().st_size > 0
     assert len(list((tmp_path / "plots").glob("example_*.png"))) == 6
+
+
+def test_eval_tiles_images_into_a_small_polyp_stress_set(data: Path, tmp_path: Path) -> None:
+    subset = _kvasir_subset(data, tmp_path / "kv", 9)
+    plain = _eval(subset)
+    tiled = _eval(subset, "--tile", "3")
+    assert tiled["tile"] == 3 and tiled["images"] == 1 and tiled["instances"] == plain["instances"]
+    done = subprocess.run(
+        [sys.executable, "-m", "polypdet", "eval", "--data", str(subset), "--tile", "4"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2 and "needs at least 16 images" in done.stderr and "Traceback" not in done.stderr
 
 
 def test_eval_on_a_missing_folder_is_a_clear_error(tmp_path: Path) -> None:

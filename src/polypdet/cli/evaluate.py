@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from polypdet.cli.common import add_model_arguments, load_detector
 from polypdet.cli.main import CliError
+
+if TYPE_CHECKING:
+    from polypdet.detections import Detections
+    from polypdet.evaluation.metrics import CocoCurves, EvalResult
+    from polypdet.io.datasets import LabeledImage
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -16,6 +23,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--split", default="val", help="which entry of a data.yaml (default val)")
     add_model_arguments(parser)
+    parser.add_argument(
+        "--tile",
+        type=int,
+        default=1,
+        metavar="N",
+        help="score N x N tiled frames of DATA instead (each polyp N times smaller): a small-polyp stress test",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object with the metrics")
     parser.add_argument(
         "--plots", type=Path, default=None, metavar="DIR", help="write pr_curve.png and example predictions here"
@@ -24,14 +38,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from polypdet.evaluation.run import evaluate_detector
+    from polypdet.evaluation.tiles import tile_dataset
     from polypdet.io.datasets import DatasetError, load_dataset
 
+    if args.tile < 1:
+        raise CliError(f"--tile must be 1 or more, got {args.tile}")
     try:
         items = load_dataset(args.data, args.split)
     except (DatasetError, OSError) as error:
         raise CliError(str(error)) from None
     detector = load_detector(args, hint="throughput")
-    result, curves, predictions = evaluate_detector(detector, items, args.conf)
+    with tempfile.TemporaryDirectory(prefix="polypdet-tiles-") as scratch:
+        if args.tile > 1:
+            items = tile_dataset(items, args.tile, Path(scratch))
+            if not items:
+                raise CliError(f"--tile {args.tile} needs at least {args.tile**2} images in {args.data}")
+        result, curves, predictions = evaluate_detector(detector, items, args.conf)
+        if args.plots:
+            _plots(args, items, result, curves, predictions)
     summary = {
         **result.to_json(),
         "model_version": detector.model_version,
@@ -39,15 +63,24 @@ def run(args: argparse.Namespace) -> int:
         "backend": detector.backend.name,
         "inference_precision": detector.backend.precision,
         "data": str(args.data),
+        **({"tile": args.tile} if args.tile > 1 else {}),
     }
     print(json.dumps(summary) if args.json else " ".join(f"{k}={v}" for k, v in summary.items()))
-    if args.plots:
-        from polypdet.evaluation.plots import plot_pr_curve, save_examples
-
-        args.plots.mkdir(parents=True, exist_ok=True)
-        if curves is not None:
-            plot_pr_curve(curves, result, args.plots / "pr_curve.png")
-        truths = [item.boxes for item in items]
-        kept = [p[p.confidence >= args.conf] for p in predictions]
-        save_examples([i.path for i in items], truths, kept, args.plots)
     return 0
+
+
+def _plots(
+    args: argparse.Namespace,
+    items: list[LabeledImage],
+    result: EvalResult,
+    curves: CocoCurves | None,
+    predictions: list[Detections],
+) -> None:
+    from polypdet.evaluation.plots import plot_pr_curve, save_examples
+
+    args.plots.mkdir(parents=True, exist_ok=True)
+    if curves is not None:
+        plot_pr_curve(curves, result, args.plots / "pr_curve.png")
+    truths = [item.boxes for item in items]
+    kept = [p[p.confidence >= args.conf] for p in predictions]
+    save_examples([i.path for i in items], truths, kept, args.plots)
