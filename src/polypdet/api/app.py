@@ -13,7 +13,6 @@ from fastapi.staticfiles import StaticFiles
 
 from polypdet.api.errors import install_error_handlers
 from polypdet.api.guard import GuardMiddleware
-from polypdet.api.memory import tune_allocator
 from polypdet.api.metrics import MODEL_INFO
 from polypdet.api.middleware import RequestContextMiddleware
 from polypdet.api.routes import admin, auth, clinical, detect, health, page, results
@@ -24,6 +23,7 @@ from polypdet.api.routes.stream import stream_router
 from polypdet.api.service import DetectionService
 from polypdet.cache import make_cache
 from polypdet.config import Settings, get_settings
+from polypdet.engine.allocator import tune_allocator
 from polypdet.engine.detector import Detector
 from polypdet.security.context import SecurityContext
 from polypdet.security.crypto import Envelope

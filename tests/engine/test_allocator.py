@@ -2,7 +2,7 @@ import platform
 
 import pytest
 
-from polypdet.api.memory import tune_allocator
+from polypdet.engine.allocator import tune_allocator
 
 
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt is glibc's")
