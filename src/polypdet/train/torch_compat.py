@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import torch
@@ -79,3 +79,36 @@ def _torchvision_ops_load() -> bool:
 
 
 _KEEP_ALIVE: list[object] = []
+
+
+def bf16_forward_available() -> bool:
+    """True where torch computes bf16 convolutions natively on this CPU (AMX or AVX-512 BF16)."""
+    import torch
+
+    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
+def forward_in_bf16() -> None:
+    """Run ultralytics' training forward pass under torch's CPU bf16 autocast, and its loss in fp32.
+
+    ultralytics offers bf16 only on CUDA. On a CPU with AMX, the forward and backward convolutions in bf16 take
+    half the time of fp32 (1.07 -> 0.55 s for a batch of 16 at 320 px); weights, optimizer and EMA stay fp32, and the
+    predictions are cast back to fp32 before the loss, so box assignment and IoU losses keep full precision.
+    """
+    import torch
+    from torch.utils._pytree import tree_map
+    from ultralytics.nn.tasks import BaseModel
+
+    if getattr(BaseModel.loss, "polypdet_bf16", False):
+        return
+    original = BaseModel.loss
+
+    def loss(self: BaseModel, batch: dict[str, Any], preds: Any = None) -> Any:
+        if preds is None and self.training:
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                preds = self.forward(batch["img"])
+            preds = tree_map(lambda t: t.float() if torch.is_tensor(t) and t.is_floating_point() else t, preds)
+        return original(self, batch, preds)
+
+    loss.polypdet_bf16 = True  # type: ignore[attr-defined]
+    BaseModel.loss = loss

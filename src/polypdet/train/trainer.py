@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from polypdet.train.pretrained import build_checkpoint
-from polypdet.train.torch_compat import prepare_ultralytics
+from polypdet.train.torch_compat import bf16_forward_available, forward_in_bf16, prepare_ultralytics
 
 CALIBRATION_IMAGES = 64
 """Training images, evenly spread, that give a rebuilt start its batch-norm statistics."""
@@ -31,6 +31,8 @@ class TrainRecipe:
     scale: float = 0.5
     mixup: float = 0.0
     patience: int = 0  # no early stop: the last epoch is the shipped one, not a val-selected one
+    val: bool = False  # no held-out scoring after each epoch (~10 s each): nothing is selected on it
+    bf16: bool = True  # forward pass in bf16 where the CPU has it natively (torch_compat.forward_in_bf16), else fp32
 
 
 def train(data_yaml: Path, run_dir: Path, init: Path, recipe: TrainRecipe, threads: int | None = None) -> Path:
@@ -41,6 +43,10 @@ def train(data_yaml: Path, run_dir: Path, init: Path, recipe: TrainRecipe, threa
     """
     prepare_ultralytics(threads)
     from ultralytics import YOLO
+
+    options = asdict(recipe)
+    if options.pop("bf16") and bf16_forward_available():
+        forward_in_bf16()
 
     last = run_dir / "weights" / "last.pt"
     if last.exists() and not (run_dir / "weights" / "done").exists():
@@ -61,7 +67,7 @@ def train(data_yaml: Path, run_dir: Path, init: Path, recipe: TrainRecipe, threa
             plots=False,
             pretrained=True,
             cache="ram",  # each image decoded and resized once, not from the full-size JPEG every epoch
-            **asdict(recipe),
+            **options,
         )
     (run_dir / "weights" / "done").touch()
     return last
