@@ -23,7 +23,6 @@ from polypdet.api.routes.stream import stream_router
 from polypdet.api.service import DetectionService
 from polypdet.cache import make_cache
 from polypdet.config import Settings, get_settings
-from polypdet.engine.allocator import tune_allocator
 from polypdet.engine.detector import Detector
 from polypdet.security.context import SecurityContext
 from polypdet.security.crypto import Envelope
@@ -49,7 +48,6 @@ def create_app(settings: Settings | None = None, detector: Detector | None = Non
     rate limits and secure headers before any route runs.
     """
     settings = settings or get_settings()
-    tune_allocator()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -1,5 +1,5 @@
-"""Keep a process's memory flat: at most two glibc malloc arenas, however many threads allocate (the service,
-and every process that opens an OpenVINO model: its threads would each get an arena)."""
+"""Keep a process's memory flat: at most two glibc malloc arenas, however many threads allocate (applied by
+:func:`polypdet.engine.backends.load_backend`, so in the service and in every process that runs a model)."""
 
 from __future__ import annotations
 

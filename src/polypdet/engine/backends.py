@@ -99,7 +99,6 @@ class OpenVinoBackend:
     ) -> None:
         import openvino as ov
 
-        tune_allocator()
         self._ov = ov
         self._core = ov.Core()
         self.precision: str = precision
@@ -137,8 +136,8 @@ class OpenVinoBackend:
                 self._compiled.popitem(last=False)  # before compiling, so that peak memory holds MAX_SHAPES
             model = self._model.clone()
             model.reshape(list(shape))
-            found = self._compiled[shape] = self._compile(model)
-            return found
+            self._compiled[shape] = self._compile(model)
+            return self._compiled[shape]
 
     def infer(self, batch: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
         if batch.shape[0] == 1:
@@ -192,6 +191,7 @@ def load_backend(
     hint: Hint = "latency",
 ) -> Backend:
     """Open ``model`` with the named backend (``auto`` prefers OpenVINO) in ``precision`` (:data:`Precision`)."""
+    tune_allocator()  # every process that runs a model: the backends' threads would each get a malloc arena
     if name == "auto":
         name = "openvino" if openvino_available() else "onnxruntime"
     try:
