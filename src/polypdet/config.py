@@ -37,6 +37,9 @@ class Settings(BaseSettings):
         default="auto", description="OpenVINO weights: auto runs the int8 IR where the model card serves it by default"
     )
     threads: int | None = None
+    imgsz: int | None = Field(
+        default=None, ge=64, le=1920, multiple_of=32, description="network input size (default: the model card's)"
+    )
     # Service (polypdet serve): batching, timeouts, cache, logs.
     batch_max_size: int = Field(default=8, ge=1, le=64, description="images per inference batch")
     batch_max_delay_ms: float = Field(default=2.0, ge=0, le=100, description="wait for more requests to batch")
@@ -87,10 +90,10 @@ class Settings(BaseSettings):
     pacs_deidentify: bool = Field(default=False, description="de-identify received instances before analysis")
 
     def load_detector(self, hint: Literal["latency", "throughput"] = "throughput") -> Detector:
-        """The detector these settings describe (model, backend, precision, threads)."""
+        """The detector these settings describe (model, backend, precision, threads, input size)."""
         from polypdet.engine.detector import Detector
 
-        return Detector(self.model_path, self.backend, self.threads, self.precision, hint)
+        return Detector(self.model_path, self.backend, self.threads, self.precision, hint, self.imgsz)
 
     @model_validator(mode="after")
     def _apply_low_memory(self) -> Settings:

@@ -33,6 +33,26 @@ def test_redis_cache_is_shared_between_app_instances(
     client.delete(*client.keys(prefix + "*"))
 
 
+@pytest.mark.redis
+def test_instances_at_other_input_sizes_share_no_answers(
+    make_settings: Callable[..., Settings], redis_url: str, jpeg_bytes: bytes
+) -> None:
+    prefix = f"polypdet-test:{uuid.uuid4().hex}:"
+    headers = {"content-type": "image/jpeg"}
+    answers = []
+    for imgsz in (320, 480, 480):
+        settings = make_settings(redis_url=redis_url, cache_prefix=prefix, imgsz=imgsz, backend="onnxruntime")
+        with TestClient(create_app(settings)) as client:
+            client.headers["X-API-Key"] = new_api_key(client)
+            answers.append(client.post("/api/detect", content=jpeg_bytes, headers=headers).json())
+    assert [a["cached"] for a in answers] == [False, False, True]
+    assert answers[0]["detections"] != answers[1]["detections"] == answers[2]["detections"]
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    client.delete(*client.keys(prefix + "*"))
+
+
 def test_redis_down_does_not_fail_requests(make_client: Callable[..., TestClient], jpeg_bytes: bytes) -> None:
     client = make_client(redis_url="redis://127.0.0.1:1/0")
     for _ in range(3):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from auth_helpers import new_api_key
@@ -17,12 +18,12 @@ def post(client: TestClient, body: bytes, conf: float = 0.25) -> dict:  # type: 
     return response.json()  # type: ignore[no-any-return]
 
 
-def test_a_result_reads_back_with_its_provenance(client: TestClient, jpeg_bytes: bytes) -> None:
+def test_a_result_reads_back_with_its_provenance(client: TestClient, jpeg_bytes: bytes, detector: Any) -> None:
     created = post(client, jpeg_bytes, conf=0.3)
     stored = client.get(f"/api/results/{created['id']}").json()
     for field in ("id", "detections", "processed_at", "model_version", "image_width", "image_height"):
         assert stored[field] == created[field]
-    assert stored["params"] == {"conf": 0.3, "iou": 0.7, "max_det": 50}
+    assert stored["params"] == {"conf": 0.3, "iou": 0.7, "max_det": 50, "imgsz": detector.input_size}
     key_prefix = client.headers["X-API-Key"].split("_")[1]
     assert stored["owner"] == f"key:{key_prefix}" and stored["source"] == "image" and len(stored["content_hash"]) == 64
 

@@ -1,4 +1,4 @@
-"""The two settings the deployment relies on: ``LOW_MEMORY`` (edge image) and secrets read from files."""
+"""The settings the deployment relies on: `LOW_MEMORY` (edge image), `IMGSZ`, and secrets read from files."""
 
 from __future__ import annotations
 
@@ -32,6 +32,14 @@ def test_int8_on_onnxruntime_is_refused_at_start(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("BACKEND", "onnxruntime")
     monkeypatch.setenv("PRECISION", "int8")
     with pytest.raises(ValueError, match="PRECISION=int8 runs on OpenVINO only"):
+        Settings()
+
+
+def test_imgsz_sets_the_served_input_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IMGSZ", "480")
+    assert Settings(backend="onnxruntime").load_detector().input_size == 480
+    monkeypatch.setenv("IMGSZ", "500")
+    with pytest.raises(ValueError, match="multiple of 32"):
         Settings()
 
 

@@ -141,7 +141,8 @@ class DetectionService:
             digest = await run_in_threadpool(content_hash, upload.data)
         else:
             digest = content_hash(upload.data)
-        key = cache_key(digest, self.detector.model_version, params.conf, params.iou, params.max_det)
+        detector = self.detector
+        key = cache_key(digest, detector.model_version, detector.input_size, params.conf, params.iou, params.max_det)
         found = await self.cache.get(key)
         if found is not None and not found.keys() >= OUTCOME_KEYS:
             found = None
@@ -158,7 +159,7 @@ class DetectionService:
             id=uuid.uuid4().hex,
             created_at=datetime.now(UTC),
             model_version=self.detector.model_version,
-            params={"conf": params.conf, "iou": params.iou, "max_det": params.max_det},
+            params={"conf": params.conf, "iou": params.iou, "max_det": params.max_det, "imgsz": detector.input_size},
             detections=outcome["detections"],
             image_width=outcome["image_width"],
             image_height=outcome["image_height"],

@@ -9,5 +9,5 @@ def content_hash(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def cache_key(digest: str, model_version: str, conf: float, iou: float, max_det: int) -> str:
-    return f"{model_version}:{digest}:{conf:.4f}:{iou:.4f}:{max_det}"
+def cache_key(digest: str, model_version: str, input_size: int, conf: float, iou: float, max_det: int) -> str:
+    return f"{model_version}:{input_size}:{digest}:{conf:.4f}:{iou:.4f}:{max_det}"
