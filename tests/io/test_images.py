@@ -63,6 +63,17 @@ def test_truncated_png_is_refused() -> None:
         decode_image(data[: len(data) // 2] + data[-12:])  # the IEND chunk kept: only Pillow can tell
 
 
+def test_png_pixels_are_decoded_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An upright PNG goes to libspng alone: Pillow only reads its header (its getexif would decode it all)."""
+    from PIL import PngImagePlugin
+
+    def no_load(self: Image.Image) -> None:
+        raise AssertionError("Pillow decoded the pixels")
+
+    monkeypatch.setattr(PngImagePlugin.PngImageFile, "load", no_load)
+    assert decode_image(_encode(_rgb(), "PNG")).shape == (30, 40, 3)
+
+
 @pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
 def test_exif_orientation_is_applied(fmt: str) -> None:
     image = Image.new("RGB", (40, 20), (0, 0, 0))

@@ -66,6 +66,12 @@ _FAST_MODES = frozenset({"RGB", "L", "RGBA", "LA", "P"})
 _END_MARKERS = {"JPEG": b"\xff\xd9", "PNG": b"IEND\xaeB`\x82"}
 
 
+def _png_upright(data: bytes, image: Image.Image) -> bool:
+    """True unless the PNG's EXIF turns it. Without an ``eXIf`` chunk there is nothing to read; Pillow's
+    ``getexif`` would decode the whole image to look for one after the pixels (~2.7 ms for a ClinicDB frame)."""
+    return b"eXIf" not in data or image.getexif().get(_EXIF_ORIENTATION, 1) == 1
+
+
 def _decode_fast(data: bytes, image: Image.Image) -> RGBImage | None:
     """Faster decoders than Pillow's for complete 8-bit files: libspng for an upright PNG (~40 % faster than
     OpenCV's libpng, straight to RGB), OpenCV for JPEG (EXIF orientation included).
@@ -76,7 +82,7 @@ def _decode_fast(data: bytes, image: Image.Image) -> RGBImage | None:
     marker = _END_MARKERS.get(image.format or "")
     if marker is None or image.mode not in _FAST_MODES or marker not in data[-64:]:
         return None
-    if image.format == "PNG" and image.getexif().get(_EXIF_ORIENTATION, 1) == 1:
+    if image.format == "PNG" and _png_upright(data, image):
         try:
             return np.asarray(pyspng.load(data, "RGB"), dtype=np.uint8)  # alpha dropped, as OpenCV does
         except RuntimeError:
