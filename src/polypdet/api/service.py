@@ -158,7 +158,7 @@ class DetectionService:
         record = ResultRecord(
             id=uuid.uuid4().hex,
             created_at=datetime.now(UTC),
-            model_version=self.detector.model_version,
+            model_version=detector.model_version,
             params={"conf": params.conf, "iou": params.iou, "max_det": params.max_det, "imgsz": detector.input_size},
             detections=outcome["detections"],
             image_width=outcome["image_width"],
