@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 if TYPE_CHECKING:
@@ -37,9 +37,7 @@ class Settings(BaseSettings):
         default="auto", description="OpenVINO weights: auto runs the int8 IR where the model card serves it by default"
     )
     threads: int | None = None
-    imgsz: int | None = Field(
-        default=None, ge=64, le=1920, multiple_of=32, description="network input size (default: the model card's)"
-    )
+    imgsz: int | None = Field(default=None, description="network input size, a multiple of 32 (default: the card's)")
     # Service (polypdet serve): batching, timeouts, cache, logs.
     batch_max_size: int = Field(default=8, ge=1, le=64, description="images per inference batch")
     batch_max_delay_ms: float = Field(default=2.0, ge=0, le=100, description="wait for more requests to batch")
@@ -94,6 +92,13 @@ class Settings(BaseSettings):
         from polypdet.engine.detector import Detector
 
         return Detector(self.model_path, self.backend, self.threads, self.precision, hint, self.imgsz)
+
+    @field_validator("imgsz")
+    @classmethod
+    def _input_size(cls, value: int | None) -> int | None:
+        from polypdet.engine.detector import check_input_size
+
+        return None if value is None else check_input_size(value)
 
     @model_validator(mode="after")
     def _apply_low_memory(self) -> Settings:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import Callable
 
 import httpx
@@ -18,39 +17,29 @@ from polypdet.config import Settings
 
 @pytest.mark.redis
 def test_redis_cache_is_shared_between_app_instances(
-    make_client: Callable[..., TestClient], redis_url: str, jpeg_bytes: bytes
+    make_client: Callable[..., TestClient], redis_url: str, cache_prefix: str, jpeg_bytes: bytes
 ) -> None:
-    prefix = f"polypdet-test:{uuid.uuid4().hex}:"
-    first = make_client(redis_url=redis_url, cache_prefix=prefix)
-    second = make_client(redis_url=redis_url, cache_prefix=prefix)
+    first = make_client(redis_url=redis_url, cache_prefix=cache_prefix)
+    second = make_client(redis_url=redis_url, cache_prefix=cache_prefix)
     headers = {"content-type": "image/jpeg"}
     a = first.post("/api/detect", content=jpeg_bytes, headers=headers).json()
     b = second.post("/api/detect", content=jpeg_bytes, headers=headers).json()
     assert (a["cached"], b["cached"]) == (False, True) and a["detections"] == b["detections"]
-    import redis
-
-    client = redis.Redis.from_url(redis_url)
-    client.delete(*client.keys(prefix + "*"))
 
 
 @pytest.mark.redis
 def test_instances_at_other_input_sizes_share_no_answers(
-    make_settings: Callable[..., Settings], redis_url: str, jpeg_bytes: bytes
+    make_settings: Callable[..., Settings], redis_url: str, cache_prefix: str, jpeg_bytes: bytes
 ) -> None:
-    prefix = f"polypdet-test:{uuid.uuid4().hex}:"
     headers = {"content-type": "image/jpeg"}
     answers = []
     for imgsz in (320, 480, 480):
-        settings = make_settings(redis_url=redis_url, cache_prefix=prefix, imgsz=imgsz, backend="onnxruntime")
+        settings = make_settings(redis_url=redis_url, cache_prefix=cache_prefix, imgsz=imgsz, backend="onnxruntime")
         with TestClient(create_app(settings)) as client:
             client.headers["X-API-Key"] = new_api_key(client)
             answers.append(client.post("/api/detect", content=jpeg_bytes, headers=headers).json())
     assert [a["cached"] for a in answers] == [False, False, True]
     assert answers[0]["detections"] != answers[1]["detections"] == answers[2]["detections"]
-    import redis
-
-    client = redis.Redis.from_url(redis_url)
-    client.delete(*client.keys(prefix + "*"))
 
 
 def test_redis_down_does_not_fail_requests(make_client: Callable[..., TestClient], jpeg_bytes: bytes) -> None:

@@ -65,7 +65,7 @@ def test_folders_and_globs(data: Path) -> None:
     assert len(done.stdout.splitlines()) == len(list(folder.glob("43*.png")))
 
 
-@pytest.mark.parametrize("args", [["--conf", "2"], ["--model", "/nowhere/model.onnx"]])
+@pytest.mark.parametrize("args", [["--conf", "2"], ["--model", "/nowhere/model.onnx"], ["--imgsz", "500"]])
 def test_bad_options_are_one_line_errors(args: list[str], data: Path) -> None:
     done = polypdet("detect", str(data / "cvc-clinicdb/images/val/450.png"), *args)
     assert done.returncode == 2

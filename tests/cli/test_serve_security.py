@@ -101,3 +101,13 @@ def handshake(port: int, cert: Path, maximum: ssl.TLSVersion | None = None) -> s
     ):
         assert "ECDHE" in tls.cipher()[0] or tls.version() == "TLSv1.3"
         return str(tls.version())
+
+
+def test_a_bad_setting_is_one_line_naming_its_variable(tmp_path: Path) -> None:
+    env = os.environ | {"POLYPDET_HOME": str(tmp_path), "IMGSZ": "500"}
+    command = [sys.executable, "-m", "polypdet", "serve", "--port", str(free_port())]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines() == [
+        "polypdet serve: error: IMGSZ: input size must be a multiple of 32 from 32 to 2048, got 500"
+    ]

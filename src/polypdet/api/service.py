@@ -7,6 +7,7 @@ import logging
 import uuid
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
@@ -159,7 +160,7 @@ class DetectionService:
             id=uuid.uuid4().hex,
             created_at=datetime.now(UTC),
             model_version=detector.model_version,
-            params={"conf": params.conf, "iou": params.iou, "max_det": params.max_det, "imgsz": detector.input_size},
+            params=asdict(params) | {"imgsz": detector.input_size},
             detections=outcome["detections"],
             image_width=outcome["image_width"],
             image_height=outcome["image_height"],

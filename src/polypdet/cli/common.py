@@ -24,7 +24,9 @@ def add_model_arguments(parser: argparse.ArgumentParser, conf: float = 0.25) -> 
         help="model folder, name, .onnx or .pt (default: MODEL_PATH or the shipped model)",
     )
     parser.add_argument("--conf", type=float, default=conf, help=f"confidence threshold (default {conf})")
-    parser.add_argument("--imgsz", type=int, default=None, help="network input size (default: the model's)")
+    parser.add_argument(
+        "--imgsz", type=int, default=None, help="network input size, a multiple of 32 (default: the model's)"
+    )
     parser.add_argument("--backend", choices=["auto", "openvino", "onnxruntime"], default="auto")
     parser.add_argument(
         "--precision",
@@ -37,14 +39,14 @@ def add_model_arguments(parser: argparse.ArgumentParser, conf: float = 0.25) -> 
 
 def load_detector(args: argparse.Namespace, hint: Hint = "latency") -> Detector:
     from polypdet.engine.backends import BackendError
-    from polypdet.engine.detector import Detector
+    from polypdet.engine.detector import Detector, InputSizeError
     from polypdet.engine.models import ModelNotFoundError
 
     if not 0.0 <= args.conf <= 1.0:
         raise CliError(f"--conf must be between 0 and 1, got {args.conf}")
     try:
         return Detector(args.model, args.backend, args.threads, args.precision, hint, args.imgsz)
-    except (ModelNotFoundError, BackendError) as error:
+    except (ModelNotFoundError, BackendError, InputSizeError) as error:
         raise CliError(str(error)) from None
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import getpass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from polypdet.cli.main import CliError
 
@@ -20,7 +20,13 @@ def load_settings() -> Settings:
     try:
         return Settings()
     except ValidationError as error:
-        raise CliError("; ".join(str(e["msg"]).removeprefix("Value error, ") for e in error.errors())) from None
+        raise CliError("; ".join(_problem(e) for e in error.errors())) from None
+
+
+def _problem(error: Any) -> str:
+    """One settings error, named by its environment variable where it belongs to one setting."""
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return f"{str(error['loc'][0]).upper()}: {message}" if error["loc"] else message
 
 
 def open_context() -> SecurityContext:

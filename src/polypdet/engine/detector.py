@@ -20,6 +20,19 @@ Image = npt.NDArray[np.uint8] | ReducedImage
 """An RGB ``uint8`` array, or a large JPEG decoded at a reduced scale (boxes still come in full-size pixels)."""
 STRIDE = 32
 """YOLOv8's largest feature stride: a model with a dynamic input takes any multiple of it."""
+MAX_INPUT_SIZE = 2048
+"""Larger than any endoscope frame needs; beyond it one tensor alone takes 50 MB and more."""
+
+
+class InputSizeError(ValueError):
+    """An input size the network cannot take."""
+
+
+def check_input_size(size: int) -> int:
+    """``size`` if the network takes it (a multiple of :data:`STRIDE` up to :data:`MAX_INPUT_SIZE`), else an error."""
+    if not STRIDE <= size <= MAX_INPUT_SIZE or size % STRIDE:
+        raise InputSizeError(f"input size must be a multiple of {STRIDE} from {STRIDE} to {MAX_INPUT_SIZE}, got {size}")
+    return size
 
 
 @dataclass(frozen=True)
@@ -50,7 +63,7 @@ class Detector:
         params: DetectParams | None = None,
     ) -> None:
         self.model = model if isinstance(model, ModelInfo) else resolve_model(model)
-        self.input_size = imgsz or self.model.input_size
+        self.input_size = check_input_size(imgsz or self.model.input_size)
         self.params = params or DetectParams()
         self.backend: Backend = load_backend(self.model, backend, threads, precision, hint)
 
