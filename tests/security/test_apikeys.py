@@ -24,7 +24,7 @@ def test_create_and_authenticate(keys: ApiKeyStore, engine: Engine) -> None:
         "pacs-bridge",
         record.prefix,
     )
-    secret = key.rsplit("_", 1)[1]
+    secret = key.split("_", 2)[2]  # the secret itself may contain "_"
     with engine.connect() as connection:
         rows = connection.execute(text("SELECT prefix, key_hash, name FROM api_keys")).all()
     assert all(secret not in "".join(map(str, row)) for row in rows)
