@@ -27,9 +27,53 @@ def test_kvasir_csv_boxes_drop_artefacts(data: Path) -> None:
     assert sum(len(i.boxes) > 1 for i in items.values()) >= 40  # multi-polyp images keep separate boxes
 
 
-def test_yolo_folder(data: Path) -> None:
-    items = load_dataset(data / "cvc-clinicdb", "val") if False else None
-    assert items is None
+def test_binary_masks_of_zeros_and_ones(tmp_path: Path) -> None:
+    mask = np.zeros((100, 200), np.uint8)
+    mask[10:40, 20:60] = 1
+    cv2.imwrite(str(tmp_path / "m.png"), mask)
+    assert boxes_from_mask(tmp_path / "m.png").tolist() == [[20, 10, 60, 40]]
+
+
+@pytest.mark.parametrize(
+    ("image_name", "mask_name"),
+    [
+        ("cju0.jpg", "cju0.jpg"),  # Kvasir-SEG
+        ("C3_EndoCV2021_00001.jpg", "C3_EndoCV2021_00001_mask.jpg"),  # PolypGen
+        ("12.tif", "p12.tif"),  # ETIS-Larib, CVC-ColonDB
+        ("seq1/0007.png", "seq1/0007.PNG"),  # sub-folders mirrored
+        ("seq2/0008.png", "0008.png"),  # sub-folders flattened
+    ],
+)
+def test_masks_are_found_under_other_datasets_names(tmp_path: Path, image_name: str, mask_name: str) -> None:
+    image, mask = tmp_path / "images" / image_name, tmp_path / "masks" / mask_name
+    for path, pixels in ((image, np.full((60, 80, 3), 90, np.uint8)), (mask, np.zeros((60, 80), np.uint8))):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path == mask:
+            pixels[5:25, 10:50] = 255
+        assert cv2.imwrite(str(path), pixels)
+    (item,) = load_dataset(tmp_path)
+    assert item.path == image and item.boxes.tolist() == [[10, 5, 50, 25]]
+
+
+def test_an_image_without_a_mask_is_named(tmp_path: Path) -> None:
+    (tmp_path / "images").mkdir()
+    (tmp_path / "masks").mkdir()
+    cv2.imwrite(str(tmp_path / "images" / "a.jpg"), np.zeros((8, 8, 3), np.uint8))
+    with pytest.raises(DatasetError, match=r"no bbox CSV or mask for .*a\.jpg"):
+        load_dataset(tmp_path)
+
+
+def test_yolo_folder(data: Path, tmp_path: Path) -> None:
+    items = load_dataset(data / "cvc-clinicdb")
+    assert len(items) == 503 and all(len(i.boxes) == 1 for i in items)
+    assert all(0 <= b[0] < b[2] <= 384 and 0 <= b[1] < b[3] <= 288 for i in items for b in i.boxes.tolist())
+    (tmp_path / "images").mkdir()
+    (tmp_path / "labels").mkdir()
+    for name in ("a", "b"):
+        cv2.imwrite(str(tmp_path / "images" / f"{name}.png"), np.zeros((100, 200, 3), np.uint8))
+    (tmp_path / "labels" / "a.txt").write_text("0 0.5 0.5 0.2 0.4\n")  # b.png has no label file: no polyp
+    a, b = load_dataset(tmp_path)
+    assert a.boxes.tolist() == [[80, 30, 120, 70]] and b.boxes.shape == (0, 4)
     with pytest.raises(DatasetError):
         load_dataset(data / "cvc-clinicdb" / "images")
 

@@ -59,13 +59,14 @@ def boxes_from_csv(path: Path) -> np.ndarray:
 
 
 def boxes_from_mask(path: Path, min_area: int = 64) -> np.ndarray:
-    """One box per connected component of a binary mask (grey JPEG, threshold > 127)."""
+    """One box per connected component of a binary mask: 0/255 (grey JPEG: threshold > 127) or 0/1."""
     import cv2
 
     mask = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
     if mask is None:
         raise DatasetError(f"cannot read mask {path}")
-    count, _, stats, _ = cv2.connectedComponentsWithStats((mask > 127).astype(np.uint8), connectivity=8)
+    threshold = 0 if mask.max() == 1 else 127
+    count, _, stats, _ = cv2.connectedComponentsWithStats((mask > threshold).astype(np.uint8), connectivity=8)
     rows = [[x, y, x + w, y + h] for x, y, w, h, area in stats[1:count] if area >= min_area]
     return drop_artefacts(np.asarray(rows, dtype=np.float32).reshape(-1, 4))
 
@@ -98,16 +99,37 @@ def load_yolo_images(images: list[Path]) -> list[LabeledImage]:
     return items
 
 
+MASK_NAMES = ("{}", "{}_mask", "{}-mask", "p{}")
+"""How datasets name an image's mask: Kvasir-SEG and CVC-ClinicDB alike, PolypGen ``_mask``, ETIS and
+CVC-ColonDB ``p1.tif`` for ``1.tif``."""
+
+
+def _mask_index(masks: Path) -> dict[str, Path]:
+    """Mask files by their path below ``masks`` without suffix, lower-cased."""
+    return {str(m.relative_to(masks).with_suffix("")).lower(): m for m in image_files(masks)}
+
+
+def _find_mask(image: Path, images: Path, masks: dict[str, Path]) -> Path | None:
+    relative = image.relative_to(images)
+    for folder in (str(relative.parent), "."):
+        for name in MASK_NAMES:
+            found = masks.get(str(Path(folder, name.format(image.stem))).lower())
+            if found is not None:
+                return found
+    return None
+
+
 def _read_kvasir(root: Path) -> Iterator[LabeledImage]:
+    masks = _mask_index(root / "masks")
     for image in image_files(root / "images"):
         csv_path = root / "bbox" / f"{image.stem}.csv"
         if csv_path.exists():
             yield LabeledImage(image, boxes_from_csv(csv_path))
             continue
-        masks = [m for m in (root / "masks").glob(f"{image.stem}.*") if m.suffix.lower() in IMAGE_SUFFIXES]
-        if not masks:
+        mask = _find_mask(image, root / "images", masks)
+        if mask is None:
             raise DatasetError(f"no bbox CSV or mask for {image}")
-        yield LabeledImage(image, boxes_from_mask(masks[0]))
+        yield LabeledImage(image, boxes_from_mask(mask))
 
 
 def _yaml_images(data_yaml: Path, split: str) -> list[Path]:
