@@ -75,6 +75,14 @@ def test_eval_reads_kvasir_layout_and_plots(data: Path, tmp_path: Path) -> None:
     assert len(list((tmp_path / "plots").glob("example_*.png"))) == 6
 
 
+def test_eval_gives_bootstrap_intervals(data: Path, tmp_path: Path) -> None:
+    got = _eval(_kvasir_subset(data, tmp_path / "kv", 12), "--bootstrap", "40")
+    assert got["bootstrap"] == 40
+    for name in ("map50", "map50_95"):
+        low, high = got[f"{name}_ci95"]
+        assert 0 <= low <= got[name] <= high <= 1
+
+
 def test_eval_tiles_images_into_a_small_polyp_stress_set(data: Path, tmp_path: Path) -> None:
     subset = _kvasir_subset(data, tmp_path / "kv", 9)
     plain = _eval(subset)

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from polypdet.detections import Detections
-from polypdet.evaluation.metrics import evaluate
+from polypdet.evaluation.metrics import bootstrap_maps, evaluate
 
 
 def test_perfect_predictions() -> None:
@@ -28,3 +28,16 @@ def test_hand_counted_precision_recall() -> None:
 def test_no_predictions_at_all() -> None:
     result, curves = evaluate([np.array([[0, 0, 10, 10]], np.float32)], [Detections.empty()], conf=0.25)
     assert result.map50 == 0.0 and result.recall == 0.0 and curves is None
+
+
+def test_bootstrap_intervals() -> None:
+    truths = [np.array([[0, 0, 100, 100]], np.float32) for _ in range(20)]
+    perfect = [Detections(xyxy=t, confidence=[0.9]) for t in truths]
+    assert bootstrap_maps(truths, perfect, 30) == {"map50": (1.0, 1.0), "map50_95": (1.0, 1.0)}
+    half = perfect[:10] + [Detections(xyxy=[[300, 300, 400, 400]], confidence=[0.9])] * 10
+    result, _ = evaluate(truths, half, conf=0.25)
+    intervals = bootstrap_maps(truths, half, 200)
+    assert intervals == bootstrap_maps(truths, half, 200)  # seeded: the same figures every run
+    for name, point in (("map50", result.map50), ("map50_95", result.map50_95)):
+        low, high = intervals[name]
+        assert low < point < high and high - low > 0.1

@@ -30,6 +30,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="score N x N tiled frames of DATA instead (each polyp N times smaller): a small-polyp stress test",
     )
+    parser.add_argument(
+        "--bootstrap",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also give 95%% intervals of mAP50 and mAP50-95 from N resamplings of the images (1000 is usual)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object with the metrics")
     parser.add_argument(
         "--plots", type=Path, default=None, metavar="DIR", help="write pr_curve.png and example predictions here"
@@ -37,12 +44,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from polypdet.evaluation.metrics import bootstrap_maps
     from polypdet.evaluation.run import evaluate_detector
     from polypdet.evaluation.tiles import tile_dataset
     from polypdet.io.datasets import DatasetError, load_dataset
 
     if args.tile < 1:
         raise CliError(f"--tile must be 1 or more, got {args.tile}")
+    if args.bootstrap < 0:
+        raise CliError(f"--bootstrap must be 0 or more, got {args.bootstrap}")
     try:
         items = load_dataset(args.data, args.split)
     except (DatasetError, OSError) as error:
@@ -56,8 +66,14 @@ def run(args: argparse.Namespace) -> int:
         result, curves, predictions = evaluate_detector(detector, items, args.conf)
         if args.plots:
             _plots(args, items, result, curves, predictions)
+    intervals: dict[str, object] = {}
+    if args.bootstrap:
+        cis = bootstrap_maps([item.boxes for item in items], predictions, args.bootstrap)
+        intervals = {f"{name}_ci95": [round(low, 4), round(high, 4)] for name, (low, high) in cis.items()}
+        intervals["bootstrap"] = args.bootstrap
     summary = {
         **result.to_json(),
+        **intervals,
         "model_version": detector.model_version,
         "imgsz": detector.input_size,
         "backend": detector.backend.name,

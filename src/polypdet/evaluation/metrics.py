@@ -95,13 +95,41 @@ def _match_counts(
     return tp, fp, fn
 
 
+def _maps(truths: Sequence[npt.NDArray[np.float32]], predictions: Sequence[Detections]) -> tuple[float, float, Any]:
+    """COCO mAP50 and mAP50-95 (0 where nothing was detected or there is nothing to find), and the evaluator."""
+    evaluator = _coco_eval(truths, predictions)
+    if evaluator is None:
+        return 0.0, 0.0, None
+    return max(float(evaluator.stats[1]), 0.0), max(float(evaluator.stats[0]), 0.0), evaluator
+
+
+def bootstrap_maps(
+    truths: Sequence[npt.NDArray[np.float32]],
+    predictions: Sequence[Detections],
+    replicates: int,
+    level: float = 0.95,
+    seed: int = 0,
+) -> dict[str, tuple[float, float]]:
+    """Percentile bootstrap intervals of mAP50 and mAP50-95 over images drawn with replacement.
+
+    They say how far the figures would move on another draw of as many images from the same source:
+    on 120 images, a few hundredths.
+    """
+    rng = np.random.default_rng(seed)
+    samples = []
+    for _ in range(replicates):
+        drawn = rng.integers(0, len(truths), len(truths))
+        samples.append(_maps([truths[i] for i in drawn], [predictions[i] for i in drawn])[:2])
+    tails = [50 * (1 - level), 50 * (1 + level)]
+    low, high = np.percentile(np.asarray(samples), tails, axis=0)
+    return {"map50": (float(low[0]), float(high[0])), "map50_95": (float(low[1]), float(high[1]))}
+
+
 def evaluate(
     truths: Sequence[npt.NDArray[np.float32]], predictions: Sequence[Detections], conf: float
 ) -> tuple[EvalResult, CocoCurves | None]:
     """mAP over all scores in ``predictions``; precision/recall/F1 over boxes scoring >= ``conf``."""
-    evaluator = _coco_eval(truths, predictions)
-    map50_95 = max(float(evaluator.stats[0]), 0.0) if evaluator else 0.0
-    map50 = max(float(evaluator.stats[1]), 0.0) if evaluator else 0.0
+    map50, map50_95, evaluator = _maps(truths, predictions)
     tp, fp, fn = _match_counts(truths, [p[p.confidence >= conf] for p in predictions])
     precision = tp / (tp + fp) if tp + fp else 0.0
     recall = tp / (tp + fn) if tp + fn else 0.0
