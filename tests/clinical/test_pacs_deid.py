@@ -95,7 +95,7 @@ def test_instances_are_deidentified_before_detection_and_the_sr_refers_to_the_de
     study, series = pseudonyms.uid(original[0][0]), pseudonyms.uid(original[0][1])
     assert study != original[0][0] and series != original[0][1]
     for number, sr in enumerate(srs):
-        assert str(sr.PatientName) == sr.PatientID == pseudonym
+        assert sr.PatientName.family_name == sr.PatientID == pseudonym
         assert sr.PatientIdentityRemoved == "YES"
         assert sr.DeidentificationMethodCodeSequence[0].CodeValue == "113100"  # Basic Application Confidentiality
         assert sr.StudyInstanceUID == study  # both instances, one study: remapped the same way

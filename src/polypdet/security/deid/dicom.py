@@ -97,8 +97,8 @@ class DicomDeidentifier:
                 del dataset[tag]
                 report.removed += 1
                 continue
-            if tag in (PATIENT_ID, PATIENT_NAME):
-                element.value = pseudonym
+            if tag in (PATIENT_ID, PATIENT_NAME):  # a name is the family-name component alone: "ANON-...^"
+                element.value = pseudonym if tag == PATIENT_ID else f"{pseudonym}^"
                 report.replaced += 1
                 continue
             action = self.profile.action_for(tag)
