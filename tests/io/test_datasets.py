@@ -46,10 +46,10 @@ def test_binary_masks_of_zeros_and_ones(tmp_path: Path) -> None:
 )
 def test_masks_are_found_under_other_datasets_names(tmp_path: Path, image_name: str, mask_name: str) -> None:
     image, mask = tmp_path / "images" / image_name, tmp_path / "masks" / mask_name
-    for path, pixels in ((image, np.full((60, 80, 3), 90, np.uint8)), (mask, np.zeros((60, 80), np.uint8))):
+    polyp = np.zeros((60, 80), np.uint8)
+    polyp[5:25, 10:50] = 255
+    for path, pixels in ((image, np.full((60, 80, 3), 90, np.uint8)), (mask, polyp)):
         path.parent.mkdir(parents=True, exist_ok=True)
-        if path == mask:
-            pixels[5:25, 10:50] = 255
         assert cv2.imwrite(str(path), pixels)
     (item,) = load_dataset(tmp_path)
     assert item.path == image and item.boxes.tolist() == [[10, 5, 50, 25]]

@@ -6,7 +6,7 @@ import pytest
 from security_helpers import FakeClock
 from sqlalchemy import Engine, text
 
-from polypdet.security.apikeys import ApiKeyNotFoundError, ApiKeyStore
+from polypdet.security.apikeys import ApiKeyNotFoundError, ApiKeyStore, split_key
 from polypdet.security.roles import Role
 
 
@@ -24,7 +24,9 @@ def test_create_and_authenticate(keys: ApiKeyStore, engine: Engine) -> None:
         "pacs-bridge",
         record.prefix,
     )
-    secret = key.split("_", 2)[2]  # the secret itself may contain "_"
+    parts = split_key(key)
+    assert parts is not None
+    secret = parts[1]
     with engine.connect() as connection:
         rows = connection.execute(text("SELECT prefix, key_hash, name FROM api_keys")).all()
     assert all(secret not in "".join(map(str, row)) for row in rows)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import getpass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from polypdet.cli.main import CliError
 
 if TYPE_CHECKING:
+    from pydantic_core import ErrorDetails
+
     from polypdet.config import Settings
     from polypdet.security.context import SecurityContext
 
@@ -23,7 +25,7 @@ def load_settings() -> Settings:
         raise CliError("; ".join(_problem(e) for e in error.errors())) from None
 
 
-def _problem(error: Any) -> str:
+def _problem(error: ErrorDetails) -> str:
     """One settings error, named by its environment variable where it belongs to one setting."""
     message = str(error["msg"]).removeprefix("Value error, ")
     return f"{str(error['loc'][0]).upper()}: {message}" if error["loc"] else message

@@ -110,13 +110,9 @@ def _mask_index(masks: Path) -> dict[str, Path]:
 
 
 def _find_mask(image: Path, images: Path, masks: dict[str, Path]) -> Path | None:
-    relative = image.relative_to(images)
-    for folder in (str(relative.parent), "."):
-        for name in MASK_NAMES:
-            found = masks.get(str(Path(folder, name.format(image.stem))).lower())
-            if found is not None:
-                return found
-    return None
+    folders = dict.fromkeys((image.relative_to(images).parent, Path(".")))  # mirrored, then flat
+    candidates = (str(folder / name.format(image.stem)).lower() for folder in folders for name in MASK_NAMES)
+    return next((masks[c] for c in candidates if c in masks), None)
 
 
 def _read_kvasir(root: Path) -> Iterator[LabeledImage]:
