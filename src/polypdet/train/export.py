@@ -6,8 +6,13 @@ the same boxes (:func:`parity`).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-from collections.abc import Sequence
+import logging
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,24 +39,45 @@ def _cache_dir() -> Path:
 
 def onnx_from_checkpoint(checkpoint: Path, imgsz: int | None = None, out: Path | None = None) -> Path:
     """Export an ultralytics ``.pt`` to ONNX once (cached by content hash); needs the train extra."""
-    try:
-        from polypdet.train.torch_compat import prepare_ultralytics
-
-        prepare_ultralytics()
-        from ultralytics import YOLO
-    except ImportError as error:
-        raise ExportError(f"loading .pt files needs the train extra (pip install 'polypdet[train]'): {error}") from None
     digest = hashlib.sha256(checkpoint.read_bytes()).hexdigest()[:16]
     target = out or _cache_dir() / f"{checkpoint.stem}-{digest}-{imgsz or 'native'}-dynamic.onnx"
     if out is None and target.exists():  # the content-hash cache; an explicit target is always rewritten
         return target
-    model = YOLO(str(checkpoint))
-    trained_size = int((model.ckpt or {}).get("train_args", {}).get("imgsz", 640))
-    size = imgsz or trained_size
-    exported = Path(model.export(format="onnx", imgsz=size, simplify=True, dynamic=True, opset=17))
-    target.parent.mkdir(parents=True, exist_ok=True)
-    exported.replace(target)
+    # ultralytics writes the export beside its source, which may be read-only (shared data): export a copy.
+    with ultralytics_on_stderr(), tempfile.TemporaryDirectory(prefix="polypdet-export-") as scratch:
+        from ultralytics import YOLO
+
+        source = Path(scratch) / checkpoint.name
+        shutil.copyfile(checkpoint, source)
+        model = YOLO(str(source))
+        trained_size = int((model.ckpt or {}).get("train_args", {}).get("imgsz", 640))
+        exported = model.export(format="onnx", imgsz=imgsz or trained_size, simplify=True, dynamic=True, opset=17)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(exported, target)
     return target
+
+
+@contextlib.contextmanager
+def ultralytics_on_stderr() -> Iterator[None]:
+    """Load ultralytics with its log lines and prints on stderr: a command's stdout carries its results (``--json``)."""
+    from polypdet.train.torch_compat import prepare_ultralytics
+
+    with contextlib.redirect_stdout(sys.stderr):  # ultralytics' first import binds its log handler to this stream
+        try:
+            prepare_ultralytics()
+            from ultralytics.utils import LOGGER
+        except ImportError as error:
+            raise ExportError(
+                f"loading .pt files needs the train extra (pip install 'polypdet[train]'): {error}"
+            ) from None
+        handlers = [h for h in LOGGER.handlers if isinstance(h, logging.StreamHandler)]
+        previous = [h.setStream(sys.stderr) for h in handlers]
+        try:
+            yield
+        finally:
+            for handler, stream in zip(handlers, previous, strict=True):
+                if stream is not None:
+                    handler.setStream(stream)
 
 
 def openvino_from_onnx(onnx_path: Path, out_dir: Path) -> Path:
@@ -113,12 +139,10 @@ def ultralytics_detections(
     checkpoint: Path, images: Sequence[npt.NDArray[np.uint8]], imgsz: int, conf: float = 0.25, max_det: int = 50
 ) -> list[Detections]:
     """The source model's own boxes (ultralytics ``predict`` on the ``.pt``), for parity checks."""
-    from polypdet.train.torch_compat import prepare_ultralytics
+    with ultralytics_on_stderr():
+        from ultralytics import YOLO
 
-    prepare_ultralytics()
-    from ultralytics import YOLO
-
-    model = YOLO(str(checkpoint))
+        model = YOLO(str(checkpoint))
     out = []
     for image in images:  # ultralytics takes BGR arrays
         boxes = model.predict(
