@@ -63,6 +63,32 @@ def test_openvino_and_onnxruntime_agree(detector: Detector, polyp_image: np.ndar
     np.testing.assert_allclose(ov.confidence, ort.confidence, atol=0.01)
 
 
+def test_more_shapes_than_compilations_kept(
+    detector: Detector, polyp_image: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One image at a time, in shapes the per-shape compilations do not cover: the same boxes, no recompiling."""
+    pytest.importorskip("openvino")
+    from polypdet.engine.backends import OpenVinoBackend
+
+    compiled: list[bool] = []
+    original = OpenVinoBackend._compile
+
+    def counting(self: OpenVinoBackend, model: object, every_shape: bool = False) -> object:
+        compiled.append(every_shape)
+        return original(self, model, every_shape)
+
+    monkeypatch.setattr(OpenVinoBackend, "_compile", counting)
+    ov = Detector(backend="openvino", precision="f32", hint="latency")
+    crops = [polyp_image[: 529 - 60 * i] for i in range(5)]  # 622 wide: 320x288, 256, 224, 192, 160 after letterbox
+    assert len({ov.preprocess(crop)[0].shape for crop in crops}) == 5
+    for _ in range(2):  # the second round meets only shapes already compiled
+        for crop in crops:
+            got, want = ov.detect(crop), detector.detect(crop)
+            assert len(got) == len(want)
+            np.testing.assert_allclose(got.xyxy, want.xyxy, atol=0.5)
+    assert compiled == [False] * OpenVinoBackend.MAX_SHAPES + [True]  # three shapes, then one for all others
+
+
 def test_int8_weights_find_the_same_polyp(detector: Detector, polyp_image: np.ndarray) -> None:
     """The shipped model's int8 IR on OpenVINO: the fp32 model's box, give or take."""
     pytest.importorskip("openvino")

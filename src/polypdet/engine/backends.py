@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib.util
 import os
 import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,9 +81,12 @@ class OpenVinoBackend:
     """OpenVINO on the CPU, in one of two modes.
 
     ``latency`` (one image at a time: the CLI, scripts) spends all threads on each image, and compiles a
-    dynamic-input model for each input shape it meets: 20 % (AVX2) to 50 % (AMX, bf16) faster than the dynamic
-    compilation, ~0.25 s and 20-28 MB per shape (letterboxing to a multiple of 32 gives few; the :data:`MAX_SHAPES`
-    most recent are kept: with four, a process that met four shapes peaked at 323 MB on an AMX Xeon).
+    dynamic-input model for each of the first :data:`MAX_SHAPES` input shapes it meets: 20 % (AVX2) to 50 % (AMX,
+    bf16) faster than the dynamic compilation, but 0.25-0.6 s and 20-28 MB per shape (letterboxing to a multiple of
+    32 gives few: Kvasir-SEG's 880 frames make 7 shapes at 320, three of them 98 % of the frames). Further shapes share
+    one dynamic compilation, made when the first of them arrives: evicting and recompiling instead took half the
+    time of a folder of 120 Kvasir-SEG frames. With four per-shape compilations a process peaked at 323 MB on an AMX
+    Xeon, hence three.
     ``throughput`` (the service, video) runs several streams, so that images in flight together finish sooner in
     total, on one compilation for every shape: memory stays flat whatever shapes arrive. With int8 weights, each
     shape's compilation costs ~50 MB (four shapes: ~340 MB peak), but one compilation for all of them made one image
@@ -112,14 +114,16 @@ class OpenVinoBackend:
         self.dynamic_shape = model.inputs[0].get_partial_shape().is_dynamic
         per_shape = self.dynamic_shape and hint == "latency"
         self._model = model if per_shape else None
-        if not per_shape:  # shape-specific kernels, cached: a small cache is as fast here and grows far less
-            self._config["CPU_RUNTIME_CACHE_CAPACITY"] = RUNTIME_CACHE_ENTRIES
-        self._every_shape = None if per_shape else self._compile(model)
-        self._compiled: OrderedDict[tuple[int, ...], _Compiled] = OrderedDict()
+        self._every_shape = None if per_shape else self._compile(model, every_shape=True)
+        self._compiled: dict[tuple[int, ...], _Compiled] = {}
+        self._other_shapes: _Compiled | None = None
         self._lock = threading.Lock()
 
-    def _compile(self, model: Any) -> _Compiled:
-        compiled = self._core.compile_model(model, "CPU", self._config)
+    def _compile(self, model: Any, every_shape: bool = False) -> _Compiled:
+        config = self._config
+        if every_shape:  # shape-specific kernels, cached: a small cache is as fast here and grows far less
+            config = {**config, "CPU_RUNTIME_CACHE_CAPACITY": RUNTIME_CACHE_ENTRIES}
+        compiled = self._core.compile_model(model, "CPU", config)
         requests = int(compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
         return _Compiled(compiled.create_infer_request(), self._ov.AsyncInferQueue(compiled, requests))
 
@@ -129,15 +133,14 @@ class OpenVinoBackend:
         assert self._model is not None
         with self._lock:
             found = self._compiled.get(shape)
-            if found is not None:
-                self._compiled.move_to_end(shape)
-                return found
-            if len(self._compiled) >= self.MAX_SHAPES:
-                self._compiled.popitem(last=False)  # before compiling, so that peak memory holds MAX_SHAPES
-            model = self._model.clone()
-            model.reshape(list(shape))
-            self._compiled[shape] = self._compile(model)
-            return self._compiled[shape]
+            if found is None and len(self._compiled) < self.MAX_SHAPES:
+                model = self._model.clone()
+                model.reshape(list(shape))
+                found = self._compiled[shape] = self._compile(model)
+            elif found is None:
+                self._other_shapes = self._other_shapes or self._compile(self._model, every_shape=True)
+                found = self._other_shapes
+            return found
 
     def infer(self, batch: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
         if batch.shape[0] == 1:
