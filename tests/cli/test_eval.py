@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from importlib.util import find_spec
 from pathlib import Path
 
 import pytest
@@ -18,12 +20,13 @@ def holdout(data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return prepare_data(data, tmp_path_factory.mktemp("prepared")).data_yaml.parent / "holdout"
 
 
-def _eval(target: Path, *extra: str) -> dict[str, float]:
+def _eval(target: Path, *extra: str, home: Path | None = None) -> dict[str, float]:
     done = subprocess.run(
         [sys.executable, "-m", "polypdet", "eval", "--data", str(target), "--json", *extra],
         capture_output=True,
         text=True,
         timeout=600,
+        env={**os.environ, "HOME": str(home)} if home else None,
     )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
@@ -81,6 +84,26 @@ def test_eval_gives_bootstrap_intervals(data: Path, tmp_path: Path) -> None:
     for name in ("map50", "map50_95"):
         low, high = got[f"{name}_ci95"]
         assert 0 <= low <= got[name] <= high <= 1
+
+
+def test_eval_compares_two_models_on_the_same_draws(data: Path, tmp_path: Path) -> None:
+    subset = _kvasir_subset(data, tmp_path / "kv", 12)
+    itself = _eval(subset, "--baseline", str(resolve_model().onnx_path.parent), "--bootstrap", "30")
+    assert itself["baseline_map50_95"] == itself["map50_95"] and itself["bootstrap"] == 30
+    assert itself["diff_map50_ci95"] == itself["diff_map50_95_ci95"] == [0.0, 0.0]  # paired: no spread at all
+
+
+@pytest.mark.train
+@pytest.mark.skipif(find_spec("ultralytics") is None, reason="a .pt baseline needs the train extra")
+def test_eval_shows_a_real_difference_between_models(data: Path, tmp_path: Path) -> None:
+    """A ball detector finds no polyps: the polyp model is surely better. A fresh home makes the .pt export here,
+    on first use, and its log lines must not spill into the JSON on stdout."""
+    subset = _kvasir_subset(data, tmp_path / "kv", 12)
+    ball = str(data / "weights/yolov9t-one-class-ball.pt")
+    got = _eval(subset, "--baseline", ball, "--bootstrap", "100", home=tmp_path / "home")
+    assert got["bootstrap"] == 100 and got["baseline_map50"] < 0.2
+    low, high = got["diff_map50_ci95"]
+    assert 0.3 < low <= got["map50"] - got["baseline_map50"] <= high
 
 
 def test_eval_tiles_images_into_a_small_polyp_stress_set(data: Path, tmp_path: Path) -> None:

@@ -41,3 +41,15 @@ def test_bootstrap_intervals() -> None:
     for name, point in (("map50", result.map50), ("map50_95", result.map50_95)):
         low, high = intervals[name]
         assert low < point < high and high - low > 0.1
+
+
+def test_paired_bootstrap_of_a_difference() -> None:
+    truths = [np.array([[0, 0, 100, 100]], np.float32) for _ in range(20)]
+    perfect = [Detections(xyxy=t, confidence=[0.9]) for t in truths]
+    half = perfect[:10] + [Detections(xyxy=[[300, 300, 400, 400]], confidence=[0.9])] * 10
+    assert bootstrap_maps(truths, half, 50, baseline=half) == {"map50": (0.0, 0.0), "map50_95": (0.0, 0.0)}
+    better = bootstrap_maps(truths, perfect, 200, baseline=half)
+    worse = bootstrap_maps(truths, half, 200, baseline=perfect)
+    for name in ("map50", "map50_95"):
+        assert 0 < better[name][0] < 0.5 < better[name][1] <= 1  # half the images found: +0.5 on the whole set
+        assert worse[name] == pytest.approx((-better[name][1], -better[name][0]))  # the same draws, reversed

@@ -37,7 +37,8 @@ def add_model_arguments(parser: argparse.ArgumentParser, conf: float = 0.25) -> 
     parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: all)")
 
 
-def load_detector(args: argparse.Namespace, hint: Hint = "latency") -> Detector:
+def load_detector(args: argparse.Namespace, hint: Hint = "latency", model: str | None = None) -> Detector:
+    """The detector the options ask for; ``model`` instead of ``--model`` loads another one the same way."""
     from polypdet.engine.backends import BackendError
     from polypdet.engine.detector import Detector, InputSizeError
     from polypdet.engine.models import ModelNotFoundError
@@ -45,7 +46,7 @@ def load_detector(args: argparse.Namespace, hint: Hint = "latency") -> Detector:
     if not 0.0 <= args.conf <= 1.0:
         raise CliError(f"--conf must be between 0 and 1, got {args.conf}")
     try:
-        return Detector(args.model, args.backend, args.threads, args.precision, hint, args.imgsz)
+        return Detector(model or args.model, args.backend, args.threads, args.precision, hint, args.imgsz)
     except (ModelNotFoundError, BackendError, InputSizeError) as error:
         raise CliError(str(error)) from None
 

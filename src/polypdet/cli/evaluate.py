@@ -37,6 +37,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="also give 95%% intervals of mAP50 and mAP50-95 from N resamplings of the images (1000 is usual)",
     )
+    parser.add_argument(
+        "--baseline",
+        default=None,
+        metavar="MODEL",
+        help="also score MODEL on the same images and give 95%% intervals of the difference (this model minus it) "
+        "over the same resamplings (--bootstrap, default 1000): is a new model really better?",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object with the metrics")
     parser.add_argument(
         "--plots", type=Path, default=None, metavar="DIR", help="write pr_curve.png and example predictions here"
@@ -58,6 +65,8 @@ def run(args: argparse.Namespace) -> int:
     except (DatasetError, OSError) as error:
         raise CliError(str(error)) from None
     detector = load_detector(args, hint="throughput")
+    baseline = load_detector(args, hint="throughput", model=args.baseline) if args.baseline else None
+    replicates = args.bootstrap or (1000 if baseline else 0)
     with tempfile.TemporaryDirectory(prefix="polypdet-tiles-") as scratch:
         if args.tile > 1:
             items = tile_dataset(items, args.tile, Path(scratch))
@@ -66,14 +75,23 @@ def run(args: argparse.Namespace) -> int:
         result, curves, predictions = evaluate_detector(detector, items, args.conf)
         if args.plots:
             _plots(args, items, result, curves, predictions)
-    intervals: dict[str, object] = {}
-    if args.bootstrap:
-        cis = bootstrap_maps([item.boxes for item in items], predictions, args.bootstrap)
-        intervals = {f"{name}_ci95": [round(low, 4), round(high, 4)] for name, (low, high) in cis.items()}
-        intervals["bootstrap"] = args.bootstrap
+        compared = evaluate_detector(baseline, items, args.conf) if baseline else None
+    truths = [item.boxes for item in items]
+    extra: dict[str, object] = {}
+    if replicates:
+        extra = _intervals(bootstrap_maps(truths, predictions, replicates), "")
+        extra["bootstrap"] = replicates
+    if baseline and compared:
+        base_result, _, base_predictions = compared
+        extra |= {
+            "baseline_model_version": baseline.model_version,
+            "baseline_map50": round(base_result.map50, 4),
+            "baseline_map50_95": round(base_result.map50_95, 4),
+            **_intervals(bootstrap_maps(truths, predictions, replicates, baseline=base_predictions), "diff_"),
+        }
     summary = {
         **result.to_json(),
-        **intervals,
+        **extra,
         "model_version": detector.model_version,
         "imgsz": detector.input_size,
         "backend": detector.backend.name,
@@ -83,6 +101,10 @@ def run(args: argparse.Namespace) -> int:
     }
     print(json.dumps(summary) if args.json else " ".join(f"{k}={v}" for k, v in summary.items()))
     return 0
+
+
+def _intervals(cis: dict[str, tuple[float, float]], prefix: str) -> dict[str, object]:
+    return {f"{prefix}{name}_ci95": [round(low, 4), round(high, 4)] for name, (low, high) in cis.items()}
 
 
 def _plots(
