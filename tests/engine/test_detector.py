@@ -86,7 +86,7 @@ def test_more_shapes_than_compilations_kept(
             got, want = ov.detect(crop), detector.detect(crop)
             assert len(got) == len(want)
             np.testing.assert_allclose(got.xyxy, want.xyxy, atol=0.5)
-    assert compiled == [False] * OpenVinoBackend.MAX_SHAPES + [True]  # three shapes, then one for all others
+    assert compiled == [False] * OpenVinoBackend.MAX_SHAPES + [True]  # one per shape, then one for all others
 
 
 def test_int8_weights_find_the_same_polyp(detector: Detector, polyp_image: np.ndarray) -> None:

@@ -83,10 +83,10 @@ class OpenVinoBackend:
     ``latency`` (one image at a time: the CLI, scripts) spends all threads on each image, and compiles a
     dynamic-input model for each of the first :data:`MAX_SHAPES` input shapes it meets: 20 % (AVX2) to 50 % (AMX,
     bf16) faster than the dynamic compilation, but 0.25-0.6 s and 20-28 MB per shape (letterboxing to a multiple of
-    32 gives few: Kvasir-SEG's 880 frames make 7 shapes at 320, three of them 98 % of the frames). Further shapes share
-    one dynamic compilation, made when the first of them arrives: evicting and recompiling instead took half the
-    time of a folder of 120 Kvasir-SEG frames. With four per-shape compilations a process peaked at 323 MB on an AMX
-    Xeon, hence three.
+    32 gives few: Kvasir-SEG's 880 frames make 7 shapes at 320, two of them 94 % of the frames). Further shapes share
+    one dynamic compilation, made when the first of them arrives, so a process compiles at most three times and
+    holds three compilations (four peaked at 323 MB on an AMX Xeon). Evicting and recompiling instead took half
+    the time of a folder of 120 Kvasir-SEG frames.
     ``throughput`` (the service, video) runs several streams, so that images in flight together finish sooner in
     total, on one compilation for every shape: memory stays flat whatever shapes arrive. With int8 weights, each
     shape's compilation costs ~50 MB (four shapes: ~340 MB peak), but one compilation for all of them made one image
@@ -94,7 +94,7 @@ class OpenVinoBackend:
     """
 
     name = "openvino"
-    MAX_SHAPES = 3
+    MAX_SHAPES = 2
 
     def __init__(
         self, model_path: Path, threads: int | None = None, precision: Precision = "auto", hint: Hint = "latency"
