@@ -132,15 +132,16 @@ class OpenVinoBackend:
             return self._every_shape
         assert self._model is not None
         with self._lock:
-            found = self._compiled.get(shape)
-            if found is None and len(self._compiled) < self.MAX_SHAPES:
+            if shape in self._compiled:
+                return self._compiled[shape]
+            if len(self._compiled) < self.MAX_SHAPES:
                 model = self._model.clone()
                 model.reshape(list(shape))
-                found = self._compiled[shape] = self._compile(model)
-            elif found is None:
-                self._other_shapes = self._other_shapes or self._compile(self._model, every_shape=True)
-                found = self._other_shapes
-            return found
+                self._compiled[shape] = self._compile(model)
+                return self._compiled[shape]
+            if self._other_shapes is None:
+                self._other_shapes = self._compile(self._model, every_shape=True)
+            return self._other_shapes
 
     def infer(self, batch: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
         if batch.shape[0] == 1:

@@ -116,7 +116,7 @@ def bootstrap_maps(
     They say how far the figures would move on another draw of as many images from the same source:
     on 120 images, a few hundredths. With ``baseline`` (another model's predictions on the same images) they are
     intervals of the difference ``predictions - baseline``, both scored on each same draw: a paired comparison,
-    far narrower than the two models' own intervals because the hard images are hard for both.
+    narrower than either model's own interval, as the images hard for one are mostly hard for the other.
     """
     rng = np.random.default_rng(seed)
     samples = []
