@@ -65,6 +65,27 @@ def test_folders_and_globs(data: Path) -> None:
     assert len(done.stdout.splitlines()) == len(list(folder.glob("43*.png")))
 
 
+def test_many_files_run_in_batches_with_the_boxes_of_one_at_a_time(data: Path, tmp_path: Path) -> None:
+    """More files than one batch, of several sizes, a bad one among them: each good file once, in order, with the
+    boxes it gets alone."""
+    sources = (
+        sorted((data / "kvasir-seg/images").glob("*.jpg"))[:12]
+        + sorted((data / "cvc-clinicdb/images/val").glob("*.png"))[:8]
+    )
+    paths = [str(p) for p in sources]
+    (tmp_path / "bad.png").write_text("not an image")
+    paths.insert(9, str(tmp_path / "bad.png"))
+    done = polypdet("detect", *paths, "--json")
+    assert done.returncode == 1 and "bad.png: not an image" in done.stderr and "Traceback" not in done.stderr
+    results = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [r["image"] for r in results] == [str(p) for p in sources]
+    for source, result in zip(sources[::7], results[::7], strict=True):
+        alone = json.loads(polypdet("detect", str(source), "--json").stdout)
+        assert len(alone["detections"]) == len(result["detections"])
+        for mine, theirs in zip(alone["detections"], result["detections"], strict=True):
+            assert mine["bbox"] == pytest.approx(theirs["bbox"], abs=0.5)
+
+
 @pytest.mark.parametrize("args", [["--conf", "2"], ["--model", "/nowhere/model.onnx"], ["--imgsz", "500"]])
 def test_bad_options_are_one_line_errors(args: list[str], data: Path) -> None:
     done = polypdet("detect", str(data / "cvc-clinicdb/images/val/450.png"), *args)

@@ -22,7 +22,8 @@ def polypdet(*args: str) -> subprocess.CompletedProcess[str]:
 def test_dicom_folder_gives_results_per_frame_and_srs(polyp_image: np.ndarray, tmp_path: Path) -> None:
     study = tmp_path / "study"
     study.mkdir()
-    single, multi = ybr_jpeg_baseline(polyp_image), multi_frame([polyp_image, polyp_image])
+    frames = 18  # more than one batch (polypdet.cli.detect.BATCH) in one file
+    single, multi = ybr_jpeg_baseline(polyp_image), multi_frame([polyp_image] * frames)
     (study / "a.dcm").write_bytes(to_bytes(single))
     (study / "b.dcm").write_bytes(to_bytes(multi))
     (study / "broken.dcm").write_bytes(b"not dicom at all")
@@ -31,13 +32,14 @@ def test_dicom_folder_gives_results_per_frame_and_srs(polyp_image: np.ndarray, t
     errors = [line for line in done.stderr.splitlines() if line.strip()]
     assert any("broken.dcm: not a DICOM file" in e for e in errors) and "Traceback" not in done.stderr
     results = [json.loads(line) for line in done.stdout.splitlines()]
-    assert [(Path(r["image"]).name, r.get("frame")) for r in results] == [("a.dcm", None), ("b.dcm", 1), ("b.dcm", 2)]
-    assert results[1]["detections"] == results[2]["detections"] and results[0]["detections"]
+    expected = [("a.dcm", None)] + [("b.dcm", n) for n in range(1, frames + 1)]
+    assert [(Path(r["image"]).name, r.get("frame")) for r in results] == expected
+    assert all(r["detections"] == results[1]["detections"] for r in results[2:]) and results[0]["detections"]
     sr = pydicom.dcmread(tmp_path / "out" / f"{single.SOPInstanceUID}.sr.dcm")
     polyps = read_polyps(sr)
     assert len(polyps) == len(results[0]["detections"])
     np.testing.assert_allclose(polyps[0].bbox, results[0]["detections"][0]["bbox"], atol=0.01)
     multi_polyps = read_polyps(pydicom.dcmread(tmp_path / "out" / f"{multi.SOPInstanceUID}.sr.dcm"))
-    assert {p.referenced_frame_numbers for p in multi_polyps} == {(1,), (2,)}
+    assert {p.referenced_frame_numbers for p in multi_polyps} == {(n,) for n in range(1, frames + 1)}
     sc = pydicom.dcmread(tmp_path / "out" / f"{single.SOPInstanceUID}.sc.dcm")
     assert sc.BurnedInAnnotation == "YES" and sc.StudyInstanceUID == single.StudyInstanceUID

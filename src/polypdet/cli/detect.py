@@ -11,6 +11,7 @@ import json
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -35,53 +36,79 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dicom-sc", action="store_true", help="with --dicom-out: also a burned-in Secondary Capture")
 
 
+BATCH = 16
+"""Frames detected together when there are several files: OpenVINO's throughput mode keeps both cores busy with
+images in flight (120 Kvasir-SEG frames: 3.6 s against 5.0 one at a time)."""
+
+
+@dataclass(frozen=True)
+class _File:
+    path: Path
+    frames: Sequence[RGBImage | ReducedImage]
+    dicom: DicomImage | None
+
+
 def run(args: argparse.Namespace) -> int:
-    import cv2
     from tqdm import tqdm
 
     from polypdet.engine.detector import DetectParams
-    from polypdet.io.annotate import draw_detections
-    from polypdet.io.images import ImageDecodeError, ReducedImage, image_size, read_image
-    from polypdet.result import DetectionResult
+    from polypdet.io.images import ImageDecodeError
 
     paths = expand_inputs(args.paths, IMAGE_SUFFIXES | DICOM_SUFFIXES)
-    detector = load_detector(args)
+    detector = load_detector(args, hint="throughput" if len(paths) > 1 else "latency")
     params = DetectParams(conf=args.conf, max_det=args.max_det)
     for folder in (args.save, args.dicom_out):
         if folder:
             folder.mkdir(parents=True, exist_ok=True)
     failed = 0
+    pending: list[_File] = []
     show_progress = len(paths) > 1 and sys.stderr.isatty()
-    for path in tqdm(paths, disable=not show_progress, unit="img", file=sys.stderr):
+    for index, path in enumerate(tqdm(paths, disable=not show_progress, unit="img", file=sys.stderr), start=1):
         try:
-            frames, dicom = _read_frames(path, detector.input_size)
+            pending.append(_File(path, *_read_frames(path, detector.input_size)))
         except ImageDecodeError as error:
             failed += 1
             print(f"polypdet detect: {path}: {error}", file=sys.stderr)
-            continue
-        per_frame = []
-        for number, image in enumerate(frames, start=1):
+        if pending and (sum(len(file.frames) for file in pending) >= BATCH or index == len(paths)):
+            frames = [frame for file in pending for frame in file.frames]
             start = time.perf_counter()
-            detections = detector.detect(image, params)
-            elapsed = (time.perf_counter() - start) * 1000
-            result = DetectionResult(detections, detector.model_version, *image_size(image), elapsed)
-            per_frame.append(detections)
-            frame_tag = f"[frame {number}]" if len(frames) > 1 else ""
-            if args.json:
-                frame_field = {"frame": number} if len(frames) > 1 else {}
-                print(json.dumps({"image": str(path), **frame_field, **result.to_json()}), flush=True)
-            else:
-                confs = ", ".join(f"{d.confidence:.2f}" for d in detections)
-                print(f"{path}{frame_tag}: {len(detections)} polyp(s){f' ({confs})' if confs else ''}")
-            if args.save:
-                drawn = draw_detections(read_image(path) if isinstance(image, ReducedImage) else image, detections)
-                name = f"{path.stem}-{number:04d}.jpg" if len(frames) > 1 else f"{path.stem}.jpg"
-                cv2.imwrite(str(args.save / name), cv2.cvtColor(drawn, cv2.COLOR_RGB2BGR))
-        if args.dicom_out and dicom is not None:
-            _write_dicom_outputs(dicom, per_frame, detector.model_version, args.dicom_out, args.dicom_sc)
+            found: list[Detections] = []
+            for first in range(0, len(frames), BATCH):
+                found += detector.detect_batch(frames[first : first + BATCH], params)
+            each_ms = (time.perf_counter() - start) * 1000 / max(len(frames), 1)
+            for file in pending:
+                _report(args, file, found[: len(file.frames)], detector.model_version, each_ms)
+                del found[: len(file.frames)]
+            pending = []
     if failed:
         print(f"polypdet detect: {failed} of {len(paths)} file(s) failed", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _report(args: argparse.Namespace, file: _File, found: list[Detections], model_version: str, ms: float) -> None:
+    """Print one file's results (a line per frame), and write the annotated images and DICOM outputs asked for."""
+    import cv2
+
+    from polypdet.io.annotate import draw_detections
+    from polypdet.io.images import ReducedImage, image_size, read_image
+    from polypdet.result import DetectionResult
+
+    several = len(file.frames) > 1
+    for number, (image, detections) in enumerate(zip(file.frames, found, strict=True), start=1):
+        result = DetectionResult(detections, model_version, *image_size(image), ms)
+        if args.json:
+            frame_field = {"frame": number} if several else {}
+            print(json.dumps({"image": str(file.path), **frame_field, **result.to_json()}), flush=True)
+        else:
+            confs = ", ".join(f"{d.confidence:.2f}" for d in detections)
+            frame_tag = f"[frame {number}]" if several else ""
+            print(f"{file.path}{frame_tag}: {len(detections)} polyp(s){f' ({confs})' if confs else ''}")
+        if args.save:
+            drawn = draw_detections(read_image(file.path) if isinstance(image, ReducedImage) else image, detections)
+            name = f"{file.path.stem}-{number:04d}.jpg" if several else f"{file.path.stem}.jpg"
+            cv2.imwrite(str(args.save / name), cv2.cvtColor(drawn, cv2.COLOR_RGB2BGR))
+    if args.dicom_out and file.dicom is not None:
+        _write_dicom_outputs(file.dicom, found, model_version, args.dicom_out, args.dicom_sc)
 
 
 def _read_frames(path: Path, input_size: int) -> tuple[Sequence[RGBImage | ReducedImage], DicomImage | None]:
