@@ -20,6 +20,7 @@ from polypdet.io.datasets import IMAGE_SUFFIXES
 
 if TYPE_CHECKING:
     from polypdet.detections import Detections
+    from polypdet.engine.detector import Detector, DetectParams
     from polypdet.io.dicom import DicomImage
     from polypdet.io.images import ReducedImage, RGBImage
 
@@ -70,19 +71,25 @@ def run(args: argparse.Namespace) -> int:
             failed += 1
             print(f"polypdet detect: {path}: {error}", file=sys.stderr)
         if pending and (sum(len(file.frames) for file in pending) >= BATCH or index == len(paths)):
-            frames = [frame for file in pending for frame in file.frames]
-            start = time.perf_counter()
-            found: list[Detections] = []
-            for first in range(0, len(frames), BATCH):
-                found += detector.detect_batch(frames[first : first + BATCH], params)
-            each_ms = (time.perf_counter() - start) * 1000 / max(len(frames), 1)
-            for file in pending:
-                _report(args, file, found[: len(file.frames)], detector.model_version, each_ms)
-                del found[: len(file.frames)]
+            per_file, each_ms = _detect(detector, pending, params)
+            for file, found in zip(pending, per_file, strict=True):
+                _report(args, file, found, detector.model_version, each_ms)
             pending = []
     if failed:
         print(f"polypdet detect: {failed} of {len(paths)} file(s) failed", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _detect(detector: Detector, files: list[_File], params: DetectParams) -> tuple[list[list[Detections]], float]:
+    """Every frame of ``files``, :data:`BATCH` at a time: each file's detections, and the milliseconds per frame."""
+    frames = [frame for file in files for frame in file.frames]
+    start = time.perf_counter()
+    found: list[Detections] = []
+    for first in range(0, len(frames), BATCH):
+        found += detector.detect_batch(frames[first : first + BATCH], params)
+    each_ms = (time.perf_counter() - start) * 1000 / max(len(frames), 1)
+    in_order = iter(found)
+    return [[next(in_order) for _ in file.frames] for file in files], each_ms
 
 
 def _report(args: argparse.Namespace, file: _File, found: list[Detections], model_version: str, ms: float) -> None:
