@@ -34,6 +34,15 @@ def test_binary_masks_of_zeros_and_ones(tmp_path: Path) -> None:
     assert boxes_from_mask(tmp_path / "m.png").tolist() == [[20, 10, 60, 40]]
 
 
+def _write_image_and_mask(image: Path, mask: Path) -> None:
+    """A grey frame and the mask of one polyp at x 10-50, y 5-25."""
+    polyp = np.zeros((60, 80), np.uint8)
+    polyp[5:25, 10:50] = 255
+    for path, pixels in ((image, np.full((60, 80, 3), 90, np.uint8)), (mask, polyp)):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        assert cv2.imwrite(str(path), pixels)
+
+
 @pytest.mark.parametrize(
     ("image_name", "mask_name"),
     [
@@ -46,13 +55,27 @@ def test_binary_masks_of_zeros_and_ones(tmp_path: Path) -> None:
 )
 def test_masks_are_found_under_other_datasets_names(tmp_path: Path, image_name: str, mask_name: str) -> None:
     image, mask = tmp_path / "images" / image_name, tmp_path / "masks" / mask_name
-    polyp = np.zeros((60, 80), np.uint8)
-    polyp[5:25, 10:50] = 255
-    for path, pixels in ((image, np.full((60, 80, 3), 90, np.uint8)), (mask, polyp)):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        assert cv2.imwrite(str(path), pixels)
+    _write_image_and_mask(image, mask)
     (item,) = load_dataset(tmp_path)
     assert item.path == image and item.boxes.tolist() == [[10, 5, 50, 25]]
+
+
+@pytest.mark.parametrize(
+    ("image_name", "mask_name"),
+    [
+        ("images_C1/C1_001.jpg", "masks_C1/C1_001_mask.jpg"),  # PolypGen as released
+        ("Original/1.tif", "Ground Truth/1.tif"),  # CVC-ClinicDB as released
+        ("image/1.png", "mask/1.png"),
+    ],
+)
+def test_image_and_mask_folders_under_other_datasets_names(tmp_path: Path, image_name: str, mask_name: str) -> None:
+    image, mask = tmp_path / image_name, tmp_path / mask_name
+    _write_image_and_mask(image, mask)
+    (item,) = load_dataset(tmp_path)
+    assert item.path == image and item.boxes.tolist() == [[10, 5, 50, 25]]
+    (tmp_path / "images_C2").mkdir()  # two image folders: which one is meant is not guessed
+    with pytest.raises(DatasetError, match="expected"):
+        load_dataset(tmp_path)
 
 
 def test_an_image_without_a_mask_is_named(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""Read labelled polyp datasets: YOLO folders, ``data.yaml`` files and Kvasir-SEG-style folders.
+"""Read labelled polyp datasets: YOLO folders, ``data.yaml`` files and Kvasir-SEG-style folders (images + masks).
 
 Every reader yields :class:`LabeledImage` with boxes as ``(N, 4)`` xyxy pixel arrays, so evaluation and
 data preparation never care which layout the labels came in.
@@ -115,14 +115,27 @@ def _find_mask(image: Path, images: Path, masks: dict[str, Path]) -> Path | None
     return next((masks[c] for c in candidates if c in masks), None)
 
 
-def _read_kvasir(root: Path) -> Iterator[LabeledImage]:
-    masks = _mask_index(root / "masks")
-    for image in image_files(root / "images"):
-        csv_path = root / "bbox" / f"{image.stem}.csv"
+IMAGE_FOLDERS = frozenset({"images", "image", "imgs", "original"})
+MASK_FOLDERS = frozenset({"masks", "mask", "ground truth", "groundtruth", "gt"})
+"""Names of the image and mask folders of public polyp datasets, compared lower-cased and without a ``_suffix``:
+Kvasir-SEG and PraNet's test sets ``images``/``masks``, PolypGen ``images_C1``/``masks_C1``, CVC-ClinicDB's own
+release ``Original``/``Ground Truth``."""
+
+
+def _folder(data: Path, names: frozenset[str]) -> Path | None:
+    """The one sub-folder of ``data`` with one of these ``names``; None if there is none, or several."""
+    found = [d for d in data.iterdir() if d.is_dir() and d.name.lower().split("_")[0] in names]
+    return found[0] if len(found) == 1 else None
+
+
+def _read_kvasir(images: Path, masks: Path | None, bbox: Path) -> Iterator[LabeledImage]:
+    index = _mask_index(masks) if masks else {}
+    for image in image_files(images):
+        csv_path = bbox / f"{image.stem}.csv"
         if csv_path.exists():
             yield LabeledImage(image, boxes_from_csv(csv_path))
             continue
-        mask = _find_mask(image, root / "images", masks)
+        mask = _find_mask(image, images, index)
         if mask is None:
             raise DatasetError(f"no bbox CSV or mask for {image}")
         yield LabeledImage(image, boxes_from_mask(mask))
@@ -148,16 +161,21 @@ def _yaml_images(data_yaml: Path, split: str) -> list[Path]:
 
 def load_dataset(data: Path, split: str = "val") -> list[LabeledImage]:
     """Read any supported layout; ``split`` picks the entry of a ``data.yaml``."""
+    images: Path | None = None
+    masks: Path | None = None
+    if data.is_dir():
+        images, masks = _folder(data, IMAGE_FOLDERS), _folder(data, MASK_FOLDERS)
     if data.is_file() and data.suffix in {".yaml", ".yml"}:
         items = load_yolo_images(_yaml_images(data, split))
-    elif (data / "images").is_dir() and ((data / "bbox").is_dir() or (data / "masks").is_dir()):
-        items = list(_read_kvasir(data))
+    elif images and (masks or (data / "bbox").is_dir()):
+        items = list(_read_kvasir(images, masks, data / "bbox"))
     elif (data / "images").is_dir() and (data / "labels").is_dir():
         items = load_yolo_images(image_files(data / "images"))
     else:
         raise DatasetError(
             f"{data}: expected a data.yaml, a YOLO folder (images/ + labels/) "
-            "or a Kvasir-SEG folder (images/ + masks/ or bbox/)"
+            "or a Kvasir-SEG-style folder (images/ + masks/ or bbox/; also images_C1/ + masks_C1/, "
+            "Original/ + Ground Truth/)"
         )
     if not items:
         raise DatasetError(f"{data}: no images found")
