@@ -66,6 +66,7 @@ def test_masks_are_found_under_other_datasets_names(tmp_path: Path, image_name: 
         ("images_C1/C1_001.jpg", "masks_C1/C1_001_mask.jpg"),  # PolypGen as released
         ("Original/1.tif", "Ground Truth/1.tif"),  # CVC-ClinicDB as released
         ("image/1.png", "mask/1.png"),
+        ("ETIS-LaribPolypDB/1.tif", "GroundTruth/p1.tif"),  # ETIS-Larib as released: any name beside the masks
     ],
 )
 def test_image_and_mask_folders_under_other_datasets_names(tmp_path: Path, image_name: str, mask_name: str) -> None:
@@ -73,7 +74,11 @@ def test_image_and_mask_folders_under_other_datasets_names(tmp_path: Path, image
     _write_image_and_mask(image, mask)
     (item,) = load_dataset(tmp_path)
     assert item.path == image and item.boxes.tolist() == [[10, 5, 50, 25]]
-    (tmp_path / "images_C2").mkdir()  # two image folders: which one is meant is not guessed
+
+
+def test_two_image_folders_are_not_guessed_between(tmp_path: Path) -> None:
+    for centre in ("C1", "C2"):
+        _write_image_and_mask(tmp_path / f"images_{centre}/a.jpg", tmp_path / f"masks_{centre}/a_mask.jpg")
     with pytest.raises(DatasetError, match="expected"):
         load_dataset(tmp_path)
 

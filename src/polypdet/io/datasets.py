@@ -119,13 +119,23 @@ IMAGE_FOLDERS = frozenset({"images", "image", "imgs", "original"})
 MASK_FOLDERS = frozenset({"masks", "mask", "ground truth", "groundtruth", "gt"})
 """Names of the image and mask folders of public polyp datasets, compared lower-cased and without a ``_suffix``:
 Kvasir-SEG and PraNet's test sets ``images``/``masks``, PolypGen ``images_C1``/``masks_C1``, CVC-ClinicDB's own
-release ``Original``/``Ground Truth``."""
+release ``Original``/``Ground Truth``, ETIS-Larib's ``GroundTruth``."""
 
 
 def _folder(data: Path, names: frozenset[str]) -> Path | None:
     """The one sub-folder of ``data`` with one of these ``names``; None if there is none, or several."""
     found = [d for d in data.iterdir() if d.is_dir() and d.name.lower().split("_")[0] in names]
     return found[0] if len(found) == 1 else None
+
+
+def _image_and_mask_folders(data: Path) -> tuple[Path | None, Path | None]:
+    """Where the images and their masks are. Beside a mask folder, the one other folder holding images is taken
+    whatever its name (ETIS-Larib's release: ``ETIS-LaribPolypDB/`` + ``GroundTruth/``)."""
+    images, masks = _folder(data, IMAGE_FOLDERS), _folder(data, MASK_FOLDERS)
+    if masks and not images:
+        others = [d for d in data.iterdir() if d.is_dir() and d != masks and image_files(d)]
+        images = others[0] if len(others) == 1 else None
+    return images, masks
 
 
 def _read_kvasir(images: Path, masks: Path | None, bbox: Path) -> Iterator[LabeledImage]:
@@ -161,10 +171,7 @@ def _yaml_images(data_yaml: Path, split: str) -> list[Path]:
 
 def load_dataset(data: Path, split: str = "val") -> list[LabeledImage]:
     """Read any supported layout; ``split`` picks the entry of a ``data.yaml``."""
-    images: Path | None = None
-    masks: Path | None = None
-    if data.is_dir():
-        images, masks = _folder(data, IMAGE_FOLDERS), _folder(data, MASK_FOLDERS)
+    images, masks = _image_and_mask_folders(data) if data.is_dir() else (None, None)
     if data.is_file() and data.suffix in {".yaml", ".yml"}:
         items = load_yolo_images(_yaml_images(data, split))
     elif images and (masks or (data / "bbox").is_dir()):
