@@ -59,10 +59,11 @@ def onnx_from_checkpoint(checkpoint: Path, imgsz: int | None = None, out: Path |
 
 @contextlib.contextmanager
 def ultralytics_on_stderr() -> Iterator[None]:
-    """Load ultralytics with its log lines and prints on stderr: a command's stdout carries its results (``--json``)."""
+    """Load and run ultralytics with its prints on stderr and its info lines silenced: a command's stdout carries
+    its results (``--json``). Its warnings still show."""
     from polypdet.train.torch_compat import prepare_ultralytics
 
-    with contextlib.redirect_stdout(sys.stderr):  # ultralytics' first import binds its log handler to this stream
+    with contextlib.redirect_stdout(sys.stderr):  # ultralytics' first import logs (a new settings file) to stdout
         try:
             prepare_ultralytics()
             from ultralytics.utils import LOGGER
@@ -70,14 +71,12 @@ def ultralytics_on_stderr() -> Iterator[None]:
             raise ExportError(
                 f"loading .pt files needs the train extra (pip install 'polypdet[train]'): {error}"
             ) from None
-        handlers = [h for h in LOGGER.handlers if isinstance(h, logging.StreamHandler)]
-        previous = [h.setStream(sys.stderr) for h in handlers]
+        level = LOGGER.level
+        LOGGER.setLevel(logging.WARNING)
         try:
             yield
         finally:
-            for handler, stream in zip(handlers, previous, strict=True):
-                if stream is not None:
-                    handler.setStream(stream)
+            LOGGER.setLevel(level)
 
 
 def openvino_from_onnx(onnx_path: Path, out_dir: Path) -> Path:
