@@ -73,9 +73,9 @@ def test_more_shapes_than_compilations_kept(
     compiled: list[bool] = []
     original = OpenVinoBackend._compile
 
-    def counting(self: OpenVinoBackend, model: object, every_shape: bool = False) -> object:
-        compiled.append(every_shape)
-        return original(self, model, every_shape)
+    def counting(self: OpenVinoBackend, model: object, dynamic: bool = False) -> object:
+        compiled.append(dynamic)
+        return original(self, model, dynamic)
 
     monkeypatch.setattr(OpenVinoBackend, "_compile", counting)
     ov = Detector(backend="openvino", precision="f32", hint="latency")

@@ -114,34 +114,32 @@ class OpenVinoBackend:
         self.dynamic_shape = model.inputs[0].get_partial_shape().is_dynamic
         per_shape = self.dynamic_shape and hint == "latency"
         self._model = model if per_shape else None
-        self._every_shape = None if per_shape else self._compile(model, every_shape=True)
         self._compiled: dict[tuple[int, ...], _Compiled] = {}
-        self._other_shapes: _Compiled | None = None
+        self._dynamic = None if per_shape else self._compile(model, dynamic=True)
         self._lock = threading.Lock()
 
-    def _compile(self, model: Any, every_shape: bool = False) -> _Compiled:
+    def _compile(self, model: Any, dynamic: bool = False) -> _Compiled:
         config = self._config
-        if every_shape:  # shape-specific kernels, cached: a small cache is as fast here and grows far less
+        if dynamic:  # shape-specific kernels, cached: a small cache is as fast here and grows far less
             config = {**config, "CPU_RUNTIME_CACHE_CAPACITY": RUNTIME_CACHE_ENTRIES}
         compiled = self._core.compile_model(model, "CPU", config)
         requests = int(compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
         return _Compiled(compiled.create_infer_request(), self._ov.AsyncInferQueue(compiled, requests))
 
     def _for_shape(self, shape: tuple[int, ...]) -> _Compiled:
-        if self._every_shape is not None:
-            return self._every_shape
-        assert self._model is not None
+        if self._model is None:  # throughput mode or a static model: one compilation
+            assert self._dynamic is not None
+            return self._dynamic
         with self._lock:
-            if shape in self._compiled:
-                return self._compiled[shape]
-            if len(self._compiled) < self.MAX_SHAPES:
+            if shape not in self._compiled and len(self._compiled) < self.MAX_SHAPES:
                 model = self._model.clone()
                 model.reshape(list(shape))
                 self._compiled[shape] = self._compile(model)
+            if shape in self._compiled:
                 return self._compiled[shape]
-            if self._other_shapes is None:
-                self._other_shapes = self._compile(self._model, every_shape=True)
-            return self._other_shapes
+            if self._dynamic is None:
+                self._dynamic = self._compile(self._model, dynamic=True)
+            return self._dynamic
 
     def infer(self, batch: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
         if batch.shape[0] == 1:
