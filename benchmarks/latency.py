@@ -11,6 +11,9 @@ Every contestant runs in its own process on the same images, the same weights an
 The ultralytics checkpoint is rebuilt from the shipped ONNX (``polypdet.train.pretrained``), so all contestants
 run the shipped model's weights (the int8 contestant their quantised copy).
 
+Each polypdet contestant also reports the median of each step (``stages_median_ms``: read, letterbox, inference,
+boxes).
+
 Run: ``.venv/bin/python benchmarks/latency.py [--images 60] [--repeats 3]``; writes
 ``benchmarks/results/latency.json``. Figures are ratios to ultralytics from the same run (this machine is shared).
 """
@@ -99,7 +102,28 @@ def _contestant(name: str, pt: Path, onnx: Path, imgsz: int, threads: int):  # t
     detector = Detector(
         resolve_model(onnx), backend=backend, threads=threads, precision=precision or "f32", imgsz=imgsz
     )  # type: ignore[arg-type]
-    return lambda path: detector.detect(read_for_input(path, imgsz))
+
+    def run(path: Path):  # type: ignore[no-untyped-def]
+        """``Detector.detect`` on ``read_for_input``, one step at a time so that each step is timed."""
+        t0 = time.perf_counter()
+        image = read_for_input(path, imgsz)
+        t1 = time.perf_counter()
+        tensor, transform = detector.preprocess(image)
+        t2 = time.perf_counter()
+        output = detector.backend.infer(tensor)[0]
+        t3 = time.perf_counter()
+        detections = detector.postprocess(output, transform)
+        t4 = time.perf_counter()
+        for stage, took in zip(STAGES, (t1 - t0, t2 - t1, t3 - t2, t4 - t3), strict=True):
+            STAGES[stage].append(took * 1000)
+        return detections
+
+    return run
+
+
+STAGES: dict[str, list[float]] = {"read": [], "letterbox": [], "inference": [], "boxes": []}
+"""Per-image milliseconds of each step of a polypdet contestant: reading and decoding the file, letterbox and
+tensor, the network, box decoding and NMS."""
 
 
 def _cpu_model() -> str:
@@ -127,6 +151,8 @@ def measure(name: str, pt: Path, onnx: Path, imgsz: int, threads: int, images: l
     load_s = time.perf_counter() - start
     for path in images[:5]:
         run(path)
+    for stage_times in STAGES.values():
+        stage_times.clear()
     times = []
     for path in images:
         t0 = time.perf_counter()
@@ -135,6 +161,7 @@ def measure(name: str, pt: Path, onnx: Path, imgsz: int, threads: int, images: l
     rss = peak_rss_mb()
     return {
         "times": times,
+        **({"stage_times": STAGES} if any(STAGES.values()) else {}),
         "load_s": round(load_s, 2),
         "peak_rss_mb": round(rss, 1),
         "torch_imported": "torch" in sys.modules,
@@ -146,6 +173,7 @@ def run_rounds(names: list[str], args: argparse.Namespace, pt: Path) -> dict[str
     change in the machine's load over the run is shared out rather than landing on one contestant."""
     times: dict[str, list[float]] = {name: [] for name in names}
     extra: dict[str, dict] = {}
+    per_stage: dict[str, dict[str, list[float]]] = {}
     for _ in range(args.repeats):
         for name in names:
             cmd = [
@@ -165,6 +193,8 @@ def run_rounds(names: list[str], args: argparse.Namespace, pt: Path) -> dict[str
                 continue
             child = json.loads(done.stdout.strip().splitlines()[-1])
             times[name] += child.pop("times")
+            for stage, stage_times in child.pop("stage_times", {}).items():
+                per_stage.setdefault(name, {}).setdefault(stage, []).extend(stage_times)
             extra[name] = {**child, "peak_rss_mb": max(child["peak_rss_mb"], extra.get(name, {}).get("peak_rss_mb", 0))}
     results = {}
     for name in names:
@@ -177,6 +207,11 @@ def run_rounds(names: list[str], args: argparse.Namespace, pt: Path) -> dict[str
             "p95_ms": round(ordered[int(len(ordered) * 0.95) - 1], 2),
             "mean_ms": round(statistics.fmean(ordered), 2),
             **extra[name],
+            **(
+                {"stages_median_ms": {k: round(statistics.median(v), 2) for k, v in per_stage[name].items()}}
+                if name in per_stage
+                else {}
+            ),
         }
     return results
 
