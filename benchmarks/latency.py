@@ -6,7 +6,8 @@ Every contestant runs in its own process on the same images, the same weights an
 - ``ultralytics``: ``YOLO(pt).predict`` (needs the train extra), the seed system's way;
 - ``onnxruntime-plain``: a plain script — cv2.imread, square letterbox, ``session.run``, numpy NMS;
 - ``polypdet-*``: ``read_for_input`` (a large JPEG decoded at a reduced DCT scale) + ``Detector.detect`` on each
-  backend and precision (``int8`` is the shipped model's int8 IR, what ``polypdet`` runs by default).
+  backend and precision (``int8`` is the shipped model's int8 IR, run with ``--precision int8``; the default
+  ``auto`` runs bf16 on a CPU with bf16 and f32 elsewhere, unless the model card lets int8 be served by default).
 
 The ultralytics checkpoint is rebuilt from the shipped ONNX (``polypdet.train.pretrained``), so all contestants
 run the shipped model's weights (the int8 contestant their quantised copy).
