@@ -124,12 +124,14 @@ def test_int8_where_it_cannot_run_is_a_clear_error() -> None:
     assert Detector(without, backend="openvino").backend.precision == "auto"
 
 
-@pytest.mark.parametrize("size", [(240, 320), (1080, 1920)], ids=["4:3", "16:9"])
+@pytest.mark.parametrize("size", [(240, 320), (180, 320)], ids=["4:3", "16:9"])
 def test_blank_frames_give_no_polyp(detector: Detector, size: tuple[int, int]) -> None:
     """A blank frame of any grey (scope out, a test pattern) raises no alarm; 114 is also the letterbox's pad, where
-    a candidate model once boxed a polyp (README, 1.8.0)."""
-    greys = [grey for grey in range(0, 256, 2) if len(detector.detect(np.full((*size, 3), grey, np.uint8)))]
-    assert greys == []
+    a candidate model once boxed a polyp (README, 1.8.0). A uniform frame letterboxes alike at any size of the same
+    shape, so small frames stand for HD ones."""
+    greys = range(0, 256, 2)
+    found = detector.detect_batch([np.full((*size, 3), grey, np.uint8) for grey in greys])
+    assert [grey for grey, detections in zip(greys, found, strict=True) if len(detections)] == []
 
 
 @pytest.mark.parametrize("mode", ["L", "RGBA", "CMYK"])
