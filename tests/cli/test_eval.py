@@ -41,14 +41,10 @@ def test_kvasir_holdout_reaches_the_card_figures(holdout: Path) -> None:
         assert got["map50"] >= figures["map50"] - 0.01 and got["map50_95"] >= figures["map50_95"] - 0.01
 
 
-@pytest.mark.xfail(
-    reason="goal not met: model 1.1.0 has 0.7199 mAP50-95 in fp32 (goal 0.72; bootstrap 95 % interval 0.660-0.788)",
-    strict=True,
-)
 def test_kvasir_holdout_reaches_the_goal(holdout: Path) -> None:
     """The issue's goal, in fp32 (onnxruntime), the reference that every CPU computes alike. The served path's bf16
     differs between CPUs (1.1.0: 0.7219 on an AMD EPYC with AVX-512 BF16, 0.7178 on an AMX Xeon), so it is not the
-    yardstick. Strict: a model that reaches the goal in fp32 makes this fail until the mark goes."""
+    yardstick."""
     got = _eval(holdout / "kvasir", "--backend", "onnxruntime")
     assert got["map50"] >= 0.92 and got["map50_95"] >= 0.72
 

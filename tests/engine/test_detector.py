@@ -165,12 +165,13 @@ def test_exif_rotated_photo_gives_rotated_boxes(detector: Detector, polyp_image:
 
 
 def test_a_reduced_decode_gives_the_boxes_of_the_full_image(detector: Detector, data: Path) -> None:
-    """A 1348x1070 Kvasir image with two polyps decoded at 1/4: boxes in full-size pixels, as from the full decode."""
+    """A 1348x1070 Kvasir image decoded at 1/4: boxes in full-size pixels, as from the full decode."""
     path = data / "kvasir-seg" / "images" / "cju2p91qir00k08350ddfif0w.jpg"
     reduced = read_for_input(path, detector.input_size)
     assert isinstance(reduced, ReducedImage) and reduced.scale >= 2
     got, want = detector.detect(reduced), detector.detect(read_image(path))
-    assert len(want) == 2 and len(got) == len(want)
+    assert len(want) >= 1 and len(got) == len(want)
+    assert float(box_iou(np.array([348, 385, 772, 648], np.float32), want.xyxy).max()) > 0.9  # its labelled polyp
     for box, confidence in zip(want.xyxy, want.confidence, strict=True):
         best = int(box_iou(box, got.xyxy).argmax())
         assert float(box_iou(box, got.xyxy)[best]) > 0.95

@@ -23,6 +23,7 @@ from dicom_samples import (
     to_bytes,
     ybr_jpeg_baseline,
 )
+from polypdet.engine.detector import DetectParams
 from polypdet.engine.postprocess import box_iou
 from polypdet.io.dicom import (
     DicomDecodeError,
@@ -121,11 +122,12 @@ def test_polyp_found_in_the_video_where_it_is_in_the_original_clip(detector, dat
     decoded = read_dicom_bytes(to_bytes(h264_video(clip))).frames
     matched = 0
     for original, frame in zip(clip, decoded, strict=True):
-        plain, from_dicom = detector.detect(original), detector.detect(frame)
-        confident = from_dicom[from_dicom.confidence > 0.4]
-        for box in confident.xyxy:  # lossy H.264 moves weak boxes around; confident ones stay put
+        # Lossy H.264 shifts confidences by up to ~0.15, so a pedunculated polyp's head and its head-with-stalk
+        # box can swap sides of a threshold; each confident box must still be one the original frame gives.
+        plain, from_dicom = detector.detect(original, DetectParams(conf=0.1)), detector.detect(frame)
+        for box in from_dicom[from_dicom.confidence > 0.4].xyxy:
             matched += 1
-            assert _iou(box, plain.xyxy) > 0.7
+            assert _iou(box, plain.xyxy) > 0.9
     assert matched >= 3  # the clip shows a pedunculated polyp in most of its first frames
 
 

@@ -52,6 +52,8 @@ def test_train_installs_a_model_with_its_card(data: Path, tmp_path: Path) -> Non
         "64",
         "--batch",
         "4",
+        "--blank-frames",
+        "2",
     ]
     done = subprocess.run(
         [sys.executable, "-m", "polypdet", "train", *args], capture_output=True, text=True, timeout=600
@@ -60,6 +62,8 @@ def test_train_installs_a_model_with_its_card(data: Path, tmp_path: Path) -> Non
     card = yaml.safe_load((tmp_path / "models/tiny/card.yaml").read_text())
     assert card["version"] == "0.0.1" and card["input_size"] == 64 and card["training"]["recipe"]["epochs"] == 1
     assert card["training"]["data"]["held_out"] == {"kvasir": 2, "clinicdb": 2}
+    assert card["training"]["recipe"]["blank_frames"] == 2
+    assert len(list((tmp_path / "runs/r/blank_frames/images").iterdir())) == 2
     assert set(card["metrics"]) >= {"kvasir_holdout", "clinicdb_holdout"}
     assert set(card["metrics"]["kvasir_holdout"]["openvino_int8"]) == {"map50", "map50_95"}
     assert isinstance(card["int8"]["served_by_default"], bool)

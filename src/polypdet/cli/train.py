@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from polypdet.cli.main import CliError
 from polypdet.cli.prepare import default_data_root, default_prepared
 
 
@@ -33,6 +34,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="start from this .pt or YOLOv8n .onnx, e.g. a shipped model (default: the shared COCO int8 ONNX)",
     )
+    parser.add_argument(
+        "--blend-init",
+        type=float,
+        default=0.0,
+        metavar="SHARE",
+        help="install SHARE x the --init ONNX's weights + (1 - SHARE) x the trained ones (polypdet.train.blend)",
+    )
     parser.add_argument("--name", default="polyp-yolov8n", help="installed model name")
     parser.add_argument("--version", dest="model_version", default="1.1.0", help="installed model version")
     parser.add_argument("--models-dir", type=Path, default=None, help="where to install (default models/)")
@@ -49,17 +57,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from polypdet.cli.quantize import add_int8
     from polypdet.engine.models import models_dir
+    from polypdet.train.blend import blend_onnx
     from polypdet.train.export import onnx_from_checkpoint
     from polypdet.train.install import install_model
     from polypdet.train.prepare import prepare_data
     from polypdet.train.trainer import TrainRecipe, train
 
+    if args.blend_init and (args.init is None or args.init.suffix != ".onnx"):
+        raise CliError("--blend-init needs the ONNX model training starts from (--init MODEL.onnx)")
     source = args.source or default_data_root()
     prepared = prepare_data(source, args.prepared or default_prepared())
     recipe = TrainRecipe(**{f.name: getattr(args, f.name) for f in fields(TrainRecipe)})
     init = args.init or source / "weights" / "coco-yolov8n-int8.onnx"
     last = train(prepared.data_yaml, args.run_dir, init, recipe, args.threads)
     onnx = onnx_from_checkpoint(last, recipe.imgsz, args.run_dir / "weights" / "last.onnx")
+    if args.blend_init:
+        onnx = blend_onnx(init, onnx, args.blend_init, args.run_dir / "weights" / "blended.onnx")
     card: dict[str, Any] = {
         "name": args.name,
         "version": args.model_version,
@@ -83,7 +96,8 @@ def run(args: argparse.Namespace) -> int:
                 "held_out": prepared.holdout,
             },
             "recipe": asdict(recipe),
-            "weights": "last epoch (no selection on the held-out sets)",
+            "weights": "last epoch (no selection on the held-out sets)"
+            + (f", blended with the start's ({args.blend_init:g} of each weight)" if args.blend_init else ""),
             "command": " ".join(["polypdet", "train", *sys.argv[2:]]).strip(),
         },
     }

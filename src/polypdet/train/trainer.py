@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from polypdet.train.prepare import add_blank_frames
 from polypdet.train.pretrained import build_checkpoint
 from polypdet.train.torch_compat import bf16_forward_available, forward_in_bf16, prepare_ultralytics
 
@@ -36,6 +37,7 @@ class TrainRecipe:
     val: bool = False  # no held-out scoring after each epoch (~10 s each): nothing is selected on it
     bf16: bool = False  # forward pass in bf16 where the CPU has it natively (torch_compat.forward_in_bf16): ~1.6x
     # faster epochs on AMX, but its one run (1.3.0, 80 epochs) scored below the fp32 1.1.0; fp32 reproduces 1.1.0
+    blank_frames: int = 0  # polyp-free uniform frames added to the training set (prepare.add_blank_frames)
 
 
 def train(data_yaml: Path, run_dir: Path, init: Path, recipe: TrainRecipe, threads: int | None = None) -> Path:
@@ -50,6 +52,9 @@ def train(data_yaml: Path, run_dir: Path, init: Path, recipe: TrainRecipe, threa
     options = asdict(recipe)
     if options.pop("bf16") and bf16_forward_available():
         forward_in_bf16()
+    train_yaml = data_yaml
+    if blank_frames := options.pop("blank_frames"):
+        train_yaml = add_blank_frames(data_yaml, run_dir / "blank_frames", blank_frames, recipe.seed)
 
     last = run_dir / "weights" / "last.pt"
     if last.exists() and not (run_dir / "weights" / "done").exists():
@@ -61,7 +66,7 @@ def train(data_yaml: Path, run_dir: Path, init: Path, recipe: TrainRecipe, threa
             calibration = train_images[:: max(1, len(train_images) // CALIBRATION_IMAGES)][:CALIBRATION_IMAGES]
             start = build_checkpoint(init, run_dir / "start.pt", calibration, recipe.imgsz)
         YOLO(str(start)).train(
-            data=str(data_yaml),
+            data=str(train_yaml),
             project=str(run_dir.parent),
             name=run_dir.name,
             exist_ok=True,
