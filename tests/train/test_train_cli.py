@@ -81,3 +81,18 @@ def test_train_installs_a_model_with_its_card(data: Path, tmp_path: Path) -> Non
         [sys.executable, "-m", "polypdet", "train", *args], capture_output=True, text=True, timeout=600
     )
     assert again.returncode == 0, again.stderr[-3000:]
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [(["--blend-init", "1.5"], "between 0 and 1"), (["--blend-init", "0.5"], "needs the ONNX model")],
+)
+def test_a_bad_blend_stops_before_training(extra: list[str], message: str, tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "polypdet", "train", "--run-dir", str(tmp_path / "r"), *extra],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "r").exists()

@@ -63,6 +63,8 @@ def run(args: argparse.Namespace) -> int:
     from polypdet.train.prepare import prepare_data
     from polypdet.train.trainer import TrainRecipe, train
 
+    if not 0.0 <= args.blend_init <= 1.0:
+        raise CliError(f"--blend-init is a share between 0 and 1, got {args.blend_init}")
     if args.blend_init and (args.init is None or args.init.suffix != ".onnx"):
         raise CliError("--blend-init needs the ONNX model training starts from (--init MODEL.onnx)")
     source = args.source or default_data_root()

@@ -35,8 +35,8 @@ class TrainRecipe:
     mixup: float = 0.0
     patience: int = 0  # no early stop: the last epoch is the shipped one, not a val-selected one
     val: bool = False  # no held-out scoring after each epoch (~10 s each): nothing is selected on it
-    bf16: bool = False  # forward pass in bf16 where the CPU has it natively (torch_compat.forward_in_bf16): ~1.6x
-    # faster epochs on AMX, but its one run (1.3.0, 80 epochs) scored below the fp32 1.1.0; fp32 reproduces 1.1.0
+    bf16: bool = False  # forward pass in bf16 where the CPU has it natively (torch_compat.forward_in_bf16): ~1.3-1.6x
+    # faster epochs; the shipped model's first stage (1.8.0) used it; off by default, so the defaults reproduce 1.1.0
     blank_frames: int = 0  # polyp-free uniform frames added to the training set (prepare.add_blank_frames)
 
 
