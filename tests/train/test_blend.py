@@ -3,22 +3,18 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
-from onnx import numpy_helper
 
 from polypdet.train.blend import blend_onnx
+from polypdet.train.pretrained import onnx_tensors
 
 REPO = Path(__file__).resolve().parents[2]
 START = REPO / "candidates/polyp-yolov8n-1.8.0/model.onnx"  # the shipped model's start and, in part, its weights
 TUNED = REPO / "models/polyp-yolov8n/model.onnx"
 
 
-def _weights(path: Path) -> dict[str, np.ndarray]:
-    return {t.name: numpy_helper.to_array(t) for t in onnx.load(str(path)).graph.initializer}
-
-
 def test_each_float_weight_is_the_weighted_mean(tmp_path: Path) -> None:
-    start, tuned = _weights(START), _weights(TUNED)
-    blended = _weights(blend_onnx(START, TUNED, 0.25, tmp_path / "b.onnx"))
+    start, tuned = onnx_tensors(START), onnx_tensors(TUNED)
+    blended = onnx_tensors(blend_onnx(START, TUNED, 0.25, tmp_path / "b.onnx"))
     assert blended.keys() == tuned.keys()
     name = "model.22.cv3.0.2.weight"
     assert not np.allclose(start[name], tuned[name])

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from polypdet.train.pretrained import onnx_tensors
+
 
 def blend_onnx(start: Path, tuned: Path, start_share: float, out: Path) -> Path:
     """Write ``tuned``'s graph with every float weight ``start_share * start + (1 - start_share) * tuned``."""
@@ -21,7 +23,7 @@ def blend_onnx(start: Path, tuned: Path, start_share: float, out: Path) -> Path:
 
     if not 0.0 <= start_share <= 1.0:
         raise ValueError(f"the start's share must lie in [0, 1], not {start_share}")
-    start_weights = {t.name: numpy_helper.to_array(t) for t in onnx.load(str(start)).graph.initializer}
+    start_weights = onnx_tensors(start)
     model = onnx.load(str(tuned))
     for tensor in model.graph.initializer:
         weight = numpy_helper.to_array(tensor)

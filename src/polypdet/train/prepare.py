@@ -128,6 +128,6 @@ def add_blank_frames(data_yaml: Path, out: Path, count: int, seed: int) -> Path:
     root = Path(spec["path"])
     spec["val"] = [str(root / v) for v in spec["val"]]
     spec.update(path=str(out.resolve()), train=[str(root / spec["train"]), "images"])
-    blended = out / "data.yaml"
-    blended.write_text(yaml.safe_dump(spec, sort_keys=False))
-    return blended
+    with_blanks = out / "data.yaml"
+    with_blanks.write_text(yaml.safe_dump(spec, sort_keys=False))
+    return with_blanks

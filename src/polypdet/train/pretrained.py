@@ -20,7 +20,8 @@ import numpy as np
 CALIBRATION_BATCH = 8
 
 
-def _onnx_tensors(onnx_path: Path) -> dict[str, np.ndarray]:
+def onnx_tensors(onnx_path: Path) -> dict[str, np.ndarray]:
+    """Every initializer of an ONNX file, by name."""
     import onnx
     from onnx import numpy_helper
 
@@ -47,7 +48,7 @@ def build_checkpoint(onnx_path: Path, out_path: Path, calibration: Sequence[Path
     import torch
     from ultralytics.nn.tasks import DetectionModel
 
-    tensors = _onnx_tensors(onnx_path)
+    tensors = onnx_tensors(onnx_path)
     classes = _weight(tensors, "model.22.cv3.0.2.weight")
     if classes is None:
         raise ValueError(f"{onnx_path} is not a YOLOv8n export (no detection head found)")

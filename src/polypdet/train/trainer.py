@@ -52,9 +52,7 @@ def train(data_yaml: Path, run_dir: Path, init: Path, recipe: TrainRecipe, threa
     options = asdict(recipe)
     if options.pop("bf16") and bf16_forward_available():
         forward_in_bf16()
-    train_yaml = data_yaml
-    if blank_frames := options.pop("blank_frames"):
-        train_yaml = add_blank_frames(data_yaml, run_dir / "blank_frames", blank_frames, recipe.seed)
+    blank_frames = options.pop("blank_frames")
 
     last = run_dir / "weights" / "last.pt"
     if last.exists() and not (run_dir / "weights" / "done").exists():
@@ -65,8 +63,10 @@ def train(data_yaml: Path, run_dir: Path, init: Path, recipe: TrainRecipe, threa
             train_images = sorted((data_yaml.parent / "images" / "train").iterdir())
             calibration = train_images[:: max(1, len(train_images) // CALIBRATION_IMAGES)][:CALIBRATION_IMAGES]
             start = build_checkpoint(init, run_dir / "start.pt", calibration, recipe.imgsz)
+        if blank_frames:  # written once; a resumed run finds them where its saved arguments say
+            data_yaml = add_blank_frames(data_yaml, run_dir / "blank_frames", blank_frames, recipe.seed)
         YOLO(str(start)).train(
-            data=str(train_yaml),
+            data=str(data_yaml),
             project=str(run_dir.parent),
             name=run_dir.name,
             exist_ok=True,
