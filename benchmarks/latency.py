@@ -127,12 +127,6 @@ STAGES: dict[str, list[float]] = {"read": [], "letterbox": [], "inference": [], 
 tensor, the network, box decoding and NMS."""
 
 
-def _cpu_model() -> str:
-    """The CPU's model name: figures differ between CPUs (bf16, VNNI), not only between loads."""
-    info = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    return next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "")
-
-
 def _contestants_here() -> list[str]:
     from polypdet.engine.backends import cpu_has_bf16
 
@@ -228,6 +222,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks/results/latency.json")
     args = parser.parse_args()
 
+    from polypdet.engine.backends import cpu_name
     from polypdet.engine.models import resolve_model
 
     shipped = resolve_model()
@@ -259,7 +254,7 @@ def main() -> int:
         "images": len(images),
         "repeats": args.repeats,
         "machine": platform.processor() or platform.machine(),
-        "cpu": _cpu_model(),
+        "cpu": cpu_name(),
         "cpus": os.cpu_count(),
         "date": time.strftime("%Y-%m-%d %H:%M"),
         "results": results,

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
+import pytest
+
+from polypdet.engine.models import resolve_model
 from polypdet.train.quantize import calibration_images, int8_within_tolerance
 
 
@@ -27,3 +31,19 @@ def test_calibration_images_spread_over_the_sorted_list() -> None:
     assert len(picked) == 300 and picked == sorted(picked)
     assert picked[0] == names[0] and picked[-1] == names[897]
     assert calibration_images(names[:10], 300) == names[:10]
+
+
+def test_the_shipped_int8_weights_quantise_each_activation_after_it() -> None:
+    """Quantisers inside x * sigmoid(x) keep OpenVINO from folding activation and quantiser into the convolution."""
+    ov = pytest.importorskip("openvino")
+    model = ov.Core().read_model(str(resolve_model().int8_path))
+    types = Counter(op.get_type_name() for op in model.get_ordered_ops())
+    feeds = {
+        (op.get_type_name(), target.get_node().get_type_name())
+        for op in model.get_ordered_ops()
+        for output in op.outputs()
+        for target in output.get_target_inputs()
+    }
+    assert types["Swish"] > 50 and types["FakeQuantize"] > 50
+    assert ("FakeQuantize", "Sigmoid") not in feeds and ("FakeQuantize", "Swish") not in feeds
+    assert ("Swish", "FakeQuantize") in feeds

@@ -69,6 +69,7 @@ def test_train_installs_a_model_with_its_card(data: Path, tmp_path: Path) -> Non
     assert isinstance(card["int8"]["served_by_default"], bool)
     int8 = tmp_path / "models/tiny" / card["int8"]["file"]
     assert int8.with_suffix(".bin").stat().st_size > 0 and int8.read_text().count('type="FakeQuantize"') > 50
+    assert int8.read_text().count('type="Swish"') > 50  # SiLU fused before quantising (polypdet.train.quantize)
     listed = subprocess.run(
         [sys.executable, "-m", "polypdet", "models"],
         capture_output=True,

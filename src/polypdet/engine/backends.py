@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import platform
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,9 +19,11 @@ from polypdet.engine.models import ModelInfo
 
 BackendName = Literal["auto", "openvino", "onnxruntime"]
 Precision = Literal["f32", "bf16", "int8", "auto"]
-"""OpenVINO inference precision. ``int8`` runs the model's int8 IR (:attr:`ModelInfo.int8_path`); ``auto`` runs it
-too when its card serves it by default, else OpenVINO's own choice: bf16 on CPUs with AMX/AVX-512 BF16, else f32.
-The card holds held-out metrics for each (models/polyp-yolov8n/card.yaml). onnxruntime always runs fp32."""
+"""OpenVINO inference precision. ``int8`` runs the model's int8 IR (:attr:`ModelInfo.int8_path`), its float parts
+(first convolution, box decoding) in f32 on every CPU, so that its boxes and the card's figures for it do not depend
+on the CPU; ``auto`` runs it too when its card serves it by default, else OpenVINO's own choice: bf16 on CPUs with
+AMX/AVX-512 BF16, else f32. The card holds held-out metrics for each (models/polyp-yolov8n/card.yaml). onnxruntime
+always runs fp32."""
 Hint = Literal["latency", "throughput"]
 
 
@@ -108,8 +111,8 @@ class OpenVinoBackend:
             "PERFORMANCE_HINT": hint.upper(),
             "INFERENCE_NUM_THREADS": threads or default_threads(),
         }
-        if precision in ("f32", "bf16"):
-            self._config["INFERENCE_PRECISION_HINT"] = precision
+        if precision != "auto":
+            self._config["INFERENCE_PRECISION_HINT"] = "f32" if precision == "int8" else precision
         model = self._core.read_model(str(model_path))
         self.dynamic_shape = model.inputs[0].get_partial_shape().is_dynamic
         per_shape = self.dynamic_shape and hint == "latency"
@@ -183,6 +186,14 @@ def cpu_has_bf16() -> bool:
     import openvino as ov
 
     return "BF16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+
+
+def cpu_name() -> str:
+    """The CPU's model name (figures differ between CPUs: bf16, VNNI), or the architecture where it is not known."""
+    info = Path("/proc/cpuinfo")
+    lines = info.read_text().splitlines() if info.exists() else []
+    name = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), "")
+    return name or platform.machine()
 
 
 def load_backend(

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
-from polypdet.engine.backends import Precision, cpu_has_bf16
+from polypdet.engine.backends import Precision, cpu_has_bf16, cpu_name
 from polypdet.engine.detector import Detector
 from polypdet.engine.models import ModelInfo
 from polypdet.evaluation.run import evaluate_detector
@@ -15,10 +16,15 @@ from polypdet.io.datasets import load_dataset
 def holdout_metrics(info: ModelInfo, holdout: Path) -> dict[str, Any]:
     """Score the installed model on each held-out set: fp32 (onnxruntime), and on OpenVINO its int8 weights and,
     on a CPU with bf16, bf16."""
+    bf16 = cpu_has_bf16()
     variants: list[Precision] = ["int8"] if info.int8_path else []
-    if cpu_has_bf16():
+    if bf16:
         variants.append("bf16")
-    metrics: dict[str, Any] = {"conf": 0.25, "evaluated_with": "polypdet eval (pycocotools COCO mAP)"}
+    metrics: dict[str, Any] = {
+        "conf": 0.25,
+        "evaluated_with": "polypdet eval (pycocotools COCO mAP)",
+        "measured_on": f"{cpu_name()}, {'with' if bf16 else 'no'} bf16 ({time.strftime('%Y-%m-%d')})",
+    }
     for name in sorted(p.name for p in holdout.iterdir()):
         items = load_dataset(holdout / name)
         result, _, _ = evaluate_detector(Detector(info, backend="onnxruntime"), items, 0.25)

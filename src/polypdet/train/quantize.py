@@ -7,6 +7,13 @@ Kvasir mAP50-95 fell from 0.720 to 0.703); and the first convolution, on the raw
 mAP50 fell from 0.99 to 0.957; in float 0.985). Neither costs measurable speed. The result is an
 OpenVINO IR (``.xml`` + ``.bin``): NNCF's int8 ONNX runs correctly on onnxruntime but not on OpenVINO's AVX2
 kernels, and the int8 model exists for OpenVINO's speed. Needs the ``train`` extra (``nncf``).
+
+The ONNX file spells SiLU as ``x * sigmoid(x)``. Read as it is, NNCF quantises both inputs of that product and
+OpenVINO runs every activation with its quantisers as a separate element-wise kernel. Converted first
+(``ov.convert_model`` fuses the product into one ``Swish``), the quantiser sits after the activation and the CPU
+plugin folds bias, Swish and quantiser into the convolution: 1.10.0's network ran in 3.7 ms instead of 4.6 at
+320x256 (AMD EPYC with AVX-512, 2026-12-05) and lost less against fp32 on 400 training images outside the
+calibration set (mAP50-95 0.005 instead of 0.011).
 """
 
 from __future__ import annotations
@@ -22,8 +29,9 @@ CALIBRATION_IMAGES = 300
 INT8_MAX_LOSS = {"map50": 0.01, "map50_95": 0.005}
 """What the int8 weights may lose against fp32 on every held-out set and still be served by default."""
 METHOD = (
-    "NNCF post-training quantisation (MIXED preset) to an OpenVINO IR; the first convolution, the detect head's box "
-    "decoding and its class sigmoid kept in float (polypdet.train.quantize)"
+    "NNCF post-training quantisation (MIXED preset) of the model as OpenVINO converts it (SiLU fused into Swish) to an "
+    "OpenVINO IR; the first convolution, the detect head's box decoding and its class sigmoid kept in float "
+    "(polypdet.train.quantize)"
 )
 RULE = (
     "served by default (--precision auto) only if, on every held-out set, int8 loses at most "
@@ -57,7 +65,7 @@ def quantize_openvino(onnx_path: Path, images: Sequence[Path], imgsz: int, out_x
     from polypdet.engine.preprocess import letterbox, to_input_tensor
     from polypdet.io.images import read_image
 
-    model = ov.Core().read_model(str(onnx_path))
+    model = ov.convert_model(str(onnx_path))  # x * sigmoid(x) fused into Swish (module doc)
     dataset = nncf.Dataset(list(images), lambda path: to_input_tensor([letterbox(read_image(path), (imgsz, imgsz))[0]]))
     quantized = nncf.quantize(
         model,
