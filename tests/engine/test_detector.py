@@ -100,6 +100,16 @@ def test_int8_weights_find_the_same_polyp(detector: Detector, polyp_image: np.nd
     assert abs(float(got.confidence[0]) - float(want.confidence[0])) < 0.05
 
 
+def test_int8_runs_its_float_parts_in_f32_on_every_cpu(polyp_image: np.ndarray) -> None:
+    """Left to OpenVINO, the int8 IR's float parts ran in bf16 on CPUs with bf16: other boxes than the card's."""
+    ov = pytest.importorskip("openvino")
+    int8 = Detector(backend="openvino", precision="int8")
+    tensor, _ = int8.preprocess(polyp_image)
+    int8.backend.infer(tensor)
+    compiled = int8.backend._for_shape(tensor.shape).single.get_compiled_model()  # type: ignore[attr-defined]
+    assert compiled.get_property("INFERENCE_PRECISION_HINT") == ov.Type.f32
+
+
 def test_auto_runs_int8_only_where_the_card_serves_it() -> None:
     pytest.importorskip("openvino")
     from polypdet.engine.models import resolve_model
