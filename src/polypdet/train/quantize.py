@@ -11,7 +11,7 @@ kernels, and the int8 model exists for OpenVINO's speed. Needs the ``train`` ext
 The ONNX file spells SiLU as ``x * sigmoid(x)``. Read as it is, NNCF quantises both inputs of that product and
 OpenVINO runs every activation with its quantisers as a separate element-wise kernel. Converted first
 (``ov.convert_model`` fuses the product into one ``Swish``), the quantiser sits after the activation and the CPU
-plugin folds bias, Swish and quantiser into the convolution: 1.10.0's network ran in 3.7 ms instead of 4.6 at
+plugin folds bias, Swish and quantiser into the convolution: 1.10.0's network ran in 4.3-4.5 ms instead of 5.4 at
 320x256 (AMD EPYC with AVX-512, 2026-12-05), as accurate as before (both lose 0.007 mAP50-95 against fp32 on 400
 training images outside the calibration set).
 """
