@@ -1,0 +1,138 @@
+#!/usr/bin/env python3
+"""How much network time a narrower detect head would save: a timing of the arithmetic, not a model.
+
+At each of its three scales the shipped YOLOv8n's head has a class branch of two 3x3 convolutions 64 channels wide
+(ultralytics takes the width from the backbone, not from the one class) and a box branch of the same shape. This
+rebuilds the shipped network with narrower branches, the new ones randomly initialised (their boxes mean nothing;
+their arithmetic is what a trained narrow head would cost), exports each to ONNX and times OpenVINO on one 320x256
+input, the variants in alternating rounds, in f32 and, on a CPU with bf16, bf16.
+
+Run: ``.venv/bin/python benchmarks/head_width.py`` (needs the train extra; about a minute); writes
+``benchmarks/results/head_width.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+VARIANTS = {"shipped: class 64, box 64": (0, 0), "class 16": (16, 0), "class 16, box 32": (16, 32)}
+"""Inner widths of the class and box branches (0: as shipped)."""
+SHAPE = (1, 3, 256, 320)
+
+
+def export_variant(pt: Path, class_width: int, box_width: int, out: Path) -> Path:
+    """The network in ``pt`` with its head's branches ``class_width`` / ``box_width`` wide, as a dynamic-shape ONNX."""
+    import torch
+    from torch import nn
+    from ultralytics import YOLO
+    from ultralytics.nn.modules import Conv
+
+    model = YOLO(str(pt)).model.float().eval()
+    head = model.model[-1]
+    inputs = [branch[0].conv.in_channels for branch in head.cv3]
+
+    def branch(width: int, outputs: int) -> nn.ModuleList:
+        return nn.ModuleList(
+            nn.Sequential(Conv(c, width, 3), Conv(width, width, 3), nn.Conv2d(width, outputs, 1)) for c in inputs
+        )
+
+    if class_width:
+        head.cv3 = branch(class_width, head.nc)
+    if box_width:
+        head.cv2 = branch(box_width, 4 * head.reg_max)
+    head.export, head.format = True, "onnx"
+    with torch.no_grad():
+        torch.onnx.export(
+            model,
+            torch.zeros(SHAPE),
+            str(out),
+            input_names=["images"],
+            output_names=["output0"],
+            opset_version=17,
+            dynamic_axes={"images": {2: "height", 3: "width"}, "output0": {2: "anchors"}},
+            dynamo=False,
+        )
+    return out
+
+
+def time_variants(onnx: dict[str, Path], precision: str, threads: int, rounds: int = 10) -> dict[str, float]:
+    """Median milliseconds of one inference of each variant, the variants taking turns in ``rounds``."""
+    import openvino as ov
+
+    core = ov.Core()
+    requests = {}
+    for name, path in onnx.items():
+        model = core.read_model(str(path))
+        model.reshape(list(SHAPE))
+        config = {
+            "PERFORMANCE_HINT": "LATENCY",
+            "INFERENCE_NUM_THREADS": threads,
+            "INFERENCE_PRECISION_HINT": precision,
+        }
+        requests[name] = core.compile_model(model, "CPU", config).create_infer_request()
+    tensor = np.random.default_rng(0).random(SHAPE, dtype=np.float32)
+    times: dict[str, list[float]] = {name: [] for name in requests}
+    for request in requests.values():
+        for _ in range(20):
+            request.infer({0: tensor})
+    for _ in range(rounds):
+        for name, request in requests.items():
+            for _ in range(30):
+                start = time.perf_counter()
+                request.infer({0: tensor})
+                times[name].append((time.perf_counter() - start) * 1000)
+    return {name: round(statistics.median(values), 3) for name, values in times.items()}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=REPO / "benchmarks/results/head_width.json")
+    args = parser.parse_args()
+
+    from polypdet.engine.backends import cpu_has_bf16, cpu_name
+    from polypdet.engine.models import resolve_model
+    from polypdet.train.pretrained import build_checkpoint
+    from polypdet.train.torch_compat import prepare_ultralytics
+
+    prepare_ultralytics(args.threads)
+    shipped = resolve_model()
+    pt = Path.home() / f".cache/polypdet/bench/{shipped.model_version}.pt"
+    if not pt.exists():
+        build_checkpoint(shipped.onnx_path, pt)
+    results: dict[str, dict[str, dict[str, float]]] = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        onnx = {
+            name: export_variant(pt, *widths, Path(scratch) / f"{i}.onnx")
+            for i, (name, widths) in enumerate(VARIANTS.items())
+        }
+        for precision in ["f32"] + (["bf16"] if cpu_has_bf16() else []):
+            ms = time_variants(onnx, precision, args.threads)
+            base = ms[next(iter(VARIANTS))]
+            results[precision] = {
+                name: {"median_ms": took, "ratio_to_shipped": round(took / base, 3)} for name, took in ms.items()
+            }
+    report = {
+        "what": "network only (OpenVINO, one 320x256 input), narrower detect-head branches with random weights",
+        "model": shipped.model_version,
+        "threads": args.threads,
+        "cpu": cpu_name(),
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+        "results": results,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
