@@ -29,14 +29,16 @@ SHAPE = (1, 3, 256, 320)
 
 
 def export_variant(pt: Path, class_width: int, box_width: int, out: Path) -> Path:
-    """The network in ``pt`` with its head's branches ``class_width`` / ``box_width`` wide, as a dynamic-shape ONNX."""
-    import torch
+    """The network in ``pt`` with its head's branches ``class_width`` / ``box_width`` wide, exported to ONNX as the
+    shipped models are (:func:`polypdet.train.export.onnx_from_checkpoint`)."""
     from torch import nn
     from ultralytics import YOLO
     from ultralytics.nn.modules import Conv
 
-    model = YOLO(str(pt)).model.float().eval()
-    head = model.model[-1]
+    from polypdet.train.export import onnx_from_checkpoint
+
+    yolo = YOLO(str(pt))
+    head = yolo.model.model[-1]
     inputs = [branch[0].conv.in_channels for branch in head.cv3]
 
     def branch(width: int, outputs: int) -> nn.ModuleList:
@@ -48,19 +50,8 @@ def export_variant(pt: Path, class_width: int, box_width: int, out: Path) -> Pat
         head.cv3 = branch(class_width, head.nc)
     if box_width:
         head.cv2 = branch(box_width, 4 * head.reg_max)
-    head.export, head.format = True, "onnx"
-    with torch.no_grad():
-        torch.onnx.export(
-            model,
-            torch.zeros(SHAPE),
-            str(out),
-            input_names=["images"],
-            output_names=["output0"],
-            opset_version=17,
-            dynamic_axes={"images": {2: "height", 3: "width"}, "output0": {2: "anchors"}},
-            dynamo=False,
-        )
-    return out
+    yolo.save(out.with_suffix(".pt"))
+    return onnx_from_checkpoint(out.with_suffix(".pt"), SHAPE[3], out)
 
 
 def time_variants(onnx: dict[str, Path], precision: str, threads: int, rounds: int = 10) -> dict[str, float]:

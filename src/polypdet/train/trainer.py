@@ -7,6 +7,7 @@ from pathlib import Path
 
 from polypdet.train.prepare import add_blank_frames
 from polypdet.train.pretrained import build_checkpoint
+from polypdet.train.quantize import calibration_images
 from polypdet.train.torch_compat import bf16_forward_available, forward_in_bf16, prepare_ultralytics
 
 CALIBRATION_IMAGES = 64
@@ -60,8 +61,8 @@ def train(data_yaml: Path, run_dir: Path, init: Path, recipe: TrainRecipe, threa
     elif not last.exists():
         start = init
         if init.suffix != ".pt":
-            train_images = sorted((data_yaml.parent / "images" / "train").iterdir())
-            calibration = train_images[:: max(1, len(train_images) // CALIBRATION_IMAGES)][:CALIBRATION_IMAGES]
+            train_images = list((data_yaml.parent / "images" / "train").iterdir())
+            calibration = calibration_images(train_images, CALIBRATION_IMAGES)
             start = build_checkpoint(init, run_dir / "start.pt", calibration, recipe.imgsz)
         if blank_frames:  # written once; a resumed run finds them where its saved arguments say
             data_yaml = add_blank_frames(data_yaml, run_dir / "blank_frames", blank_frames, recipe.seed)
