@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """How much network time a narrower detect head would save: a timing of the arithmetic, not a model.
 
-At each of its three scales the shipped YOLOv8n's head has a class branch of two 3x3 convolutions 64 channels wide
-(ultralytics takes the width from the backbone, not from the one class) and a box branch of the same shape. This
-rebuilds the shipped network with narrower branches, the new ones randomly initialised (their boxes mean nothing;
-their arithmetic is what a trained narrow head would cost), exports each to ONNX and times OpenVINO on one 320x256
-input, the variants in alternating rounds, in f32 and, on a CPU with bf16, bf16.
+At each of its three scales a YOLOv8n head fine-tuned from COCO has a class branch of two 3x3 convolutions 80
+channels wide (ultralytics takes the width from the backbone and COCO's 80 classes, not from the one class) and a
+box branch 64 wide (``polypdet.train.head``). This rebuilds the shipped network with other widths, the new branches
+randomly initialised (their boxes mean nothing; their arithmetic is what a trained head that wide costs), exports
+each to ONNX and times OpenVINO on one 320x256 input, the variants in alternating rounds, in f32 and, on a CPU with
+bf16, bf16.
 
 Run: ``.venv/bin/python benchmarks/head_width.py`` (needs the train extra; about a minute); writes
 ``benchmarks/results/head_width.json``.
@@ -23,33 +24,23 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-VARIANTS = {"shipped: class 64, box 64": (0, 0), "class 16": (16, 0), "class 16, box 32": (16, 32)}
-"""Inner widths of the class and box branches (0: as shipped)."""
+VARIANTS = {"as shipped": (0, 0), "class 16": (16, 0), "class 16, box 32": (16, 32)}
+"""Inner widths of the class and box branches (0: as the shipped model has it)."""
 SHAPE = (1, 3, 256, 320)
 
 
 def export_variant(pt: Path, class_width: int, box_width: int, out: Path) -> Path:
     """The network in ``pt`` with its head's branches ``class_width`` / ``box_width`` wide, exported to ONNX as the
     shipped models are (:func:`polypdet.train.export.onnx_from_checkpoint`)."""
-    from torch import nn
     from ultralytics import YOLO
-    from ultralytics.nn.modules import Conv
 
     from polypdet.train.export import onnx_from_checkpoint
+    from polypdet.train.head import branch_widths, resize_head
 
     yolo = YOLO(str(pt))
     head = yolo.model.model[-1]
-    inputs = [branch[0].conv.in_channels for branch in head.cv3]
-
-    def branch(width: int, outputs: int) -> nn.ModuleList:
-        return nn.ModuleList(
-            nn.Sequential(Conv(c, width, 3), Conv(width, width, 3), nn.Conv2d(width, outputs, 1)) for c in inputs
-        )
-
-    if class_width:
-        head.cv3 = branch(class_width, head.nc)
-    if box_width:
-        head.cv2 = branch(box_width, 4 * head.reg_max)
+    shipped_class, shipped_box = branch_widths(head)
+    resize_head(head, class_width or shipped_class, box_width or shipped_box)
     yolo.save(out.with_suffix(".pt"))
     return onnx_from_checkpoint(out.with_suffix(".pt"), SHAPE[3], out)
 

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from polypdet.train.pretrained import onnx_tensors
+
 pytest.importorskip("ultralytics", reason="training needs the train extra (torch + ultralytics)")
 pytestmark = pytest.mark.train
 
@@ -54,6 +56,10 @@ def test_train_installs_a_model_with_its_card(data: Path, tmp_path: Path) -> Non
         "4",
         "--blank-frames",
         "2",
+        "--class-width",
+        "8",
+        "--box-width",
+        "16",
     ]
     done = subprocess.run(
         [sys.executable, "-m", "polypdet", "train", *args], capture_output=True, text=True, timeout=600
@@ -64,6 +70,9 @@ def test_train_installs_a_model_with_its_card(data: Path, tmp_path: Path) -> Non
     assert card["training"]["data"]["held_out"] == {"kvasir": 2, "clinicdb": 2}
     assert card["training"]["recipe"]["blank_frames"] == 2
     assert len(list((tmp_path / "runs/r/blank_frames/images").iterdir())) == 2
+    assert "class branch 8 wide and a box branch 16 wide" in card["architecture"]
+    head = onnx_tensors(tmp_path / "models/tiny/model.onnx")
+    assert head["model.22.cv3.0.2.weight"].shape[1] == 8 and head["model.22.cv2.0.2.weight"].shape[1] == 16
     assert set(card["metrics"]) >= {"kvasir_holdout", "clinicdb_holdout"}
     assert set(card["metrics"]["kvasir_holdout"]["openvino_int8"]) == {"map50", "map50_95"}
     assert isinstance(card["int8"]["served_by_default"], bool)
@@ -86,7 +95,11 @@ def test_train_installs_a_model_with_its_card(data: Path, tmp_path: Path) -> Non
 
 @pytest.mark.parametrize(
     ("extra", "message"),
-    [(["--blend-init", "1.5"], "between 0 and 1"), (["--blend-init", "0.5"], "needs the ONNX model")],
+    [
+        (["--blend-init", "1.5"], "between 0 and 1"),
+        (["--blend-init", "0.5"], "needs the ONNX model"),
+        (["--blend-init", "0.5", "--init", "m.onnx", "--box-width", "32"], "cannot blend"),
+    ],
 )
 def test_a_bad_blend_stops_before_training(extra: list[str], message: str, tmp_path: Path) -> None:
     done = subprocess.run(

@@ -67,6 +67,8 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"--blend-init is a share between 0 and 1, got {args.blend_init}")
     if args.blend_init and (args.init is None or args.init.suffix != ".onnx"):
         raise CliError("--blend-init needs the ONNX model training starts from (--init MODEL.onnx)")
+    if args.blend_init and (args.class_width or args.box_width):
+        raise CliError("--blend-init needs the start's head: it cannot blend with --class-width or --box-width")
     source = args.source or default_data_root()
     prepared = prepare_data(source, args.prepared or default_prepared())
     recipe = TrainRecipe(**{f.name: getattr(args, f.name) for f in fields(TrainRecipe)})
@@ -80,7 +82,9 @@ def run(args: argparse.Namespace) -> int:
         "version": args.model_version,
         "input_size": recipe.imgsz,
         "classes": ["polyp"],
-        "architecture": "YOLOv8n (ultralytics), 1 class, exported to ONNX opset 17 with dynamic input size",
+        "architecture": "YOLOv8n (ultralytics), 1 class, "
+        + _head(recipe)
+        + "exported to ONNX opset 17 with dynamic input size",
         "intended_use": (
             "Computer-aided detection of colorectal polyps in white-light colonoscopy frames, as a second reader "
             "for an endoscopist. Not a diagnostic device; not for classification (adenoma vs hyperplastic)."
@@ -107,3 +111,10 @@ def run(args: argparse.Namespace) -> int:
     print(f"installed {info.model_version} at {info.onnx_path.parent}")
     print(yaml.safe_dump({"metrics": info.card["metrics"]}, sort_keys=False))
     return 0
+
+
+def _head(recipe: Any) -> str:
+    """The card's words for a head pruned narrower than the start's (``--class-width``, ``--box-width``)."""
+    pairs = (("class", recipe.class_width), ("box", recipe.box_width))
+    chosen = [f"{kind} branch {width} wide" for kind, width in pairs if width]
+    return f"detect head pruned to a {' and a '.join(chosen)}, " if chosen else ""

@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from polypdet.train.head import resize_head
+
 CALIBRATION_BATCH = 8
 
 
@@ -50,12 +52,12 @@ def build_checkpoint(onnx_path: Path, out_path: Path, calibration: Sequence[Path
 
     tensors = onnx_tensors(onnx_path)
     classes = _weight(tensors, "model.22.cv3.0.2.weight")
-    if classes is None:
+    boxes = _weight(tensors, "model.22.cv2.0.2.weight")
+    if classes is None or boxes is None:
         raise ValueError(f"{onnx_path} is not a YOLOv8n export (no detection head found)")
     net: Any = DetectionModel("yolov8n.yaml", nc=classes.shape[0], verbose=False)
-    width = classes.shape[1]  # the class branch's hidden width: 80 in a head fine-tuned from COCO
-    if width != net.model[-1].cv3[0][-1].in_channels:
-        net.load(DetectionModel("yolov8n.yaml", nc=width, verbose=False), verbose=False)  # rebuilds it that wide
+    # the head's branches as wide as the export's: the class branch is 80 after a COCO start, narrower ones exist
+    resize_head(net.model[-1], classes.shape[1], boxes.shape[1])
     state = net.state_dict()
     filled = 0
     for key in list(state):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from polypdet.train.head import head_keeping_trainer, prune_head
 from polypdet.train.prepare import add_blank_frames
 from polypdet.train.pretrained import build_checkpoint
 from polypdet.train.quantize import calibration_images
@@ -39,6 +40,8 @@ class TrainRecipe:
     bf16: bool = False  # forward pass in bf16 where the CPU has it natively (torch_compat.forward_in_bf16): ~1.3-1.6x
     # faster epochs; the shipped model's first stage (1.8.0) used it; off by default, so the defaults reproduce 1.1.0
     blank_frames: int = 0  # polyp-free uniform frames added to the training set (prepare.add_blank_frames)
+    class_width: int = 0  # the detect head's class branch this wide (train.head; 0: as the start has it)
+    box_width: int = 0  # and its box branch (0: as the start has it)
 
 
 def train(data_yaml: Path, run_dir: Path, init: Path, recipe: TrainRecipe, threads: int | None = None) -> Path:
@@ -54,19 +57,24 @@ def train(data_yaml: Path, run_dir: Path, init: Path, recipe: TrainRecipe, threa
     if options.pop("bf16") and bf16_forward_available():
         forward_in_bf16()
     blank_frames = options.pop("blank_frames")
+    widths = options.pop("class_width"), options.pop("box_width")
+    trainer = head_keeping_trainer()
 
     last = run_dir / "weights" / "last.pt"
     if last.exists() and not (run_dir / "weights" / "done").exists():
-        YOLO(str(last)).train(resume=True)
+        YOLO(str(last)).train(resume=True, trainer=trainer)
     elif not last.exists():
         start = init
         if init.suffix != ".pt":
             train_images = list((data_yaml.parent / "images" / "train").iterdir())
             calibration = calibration_images(train_images, CALIBRATION_IMAGES)
             start = build_checkpoint(init, run_dir / "start.pt", calibration, recipe.imgsz)
+        if any(widths):
+            start = _pruned(start, *widths, run_dir / "pruned.pt")
         if blank_frames:  # written once; a resumed run finds them where its saved arguments say
             data_yaml = add_blank_frames(data_yaml, run_dir / "blank_frames", blank_frames, recipe.seed)
         YOLO(str(start)).train(
+            trainer=trainer,
             data=str(data_yaml),
             project=str(run_dir.parent),
             name=run_dir.name,
@@ -80,3 +88,14 @@ def train(data_yaml: Path, run_dir: Path, init: Path, recipe: TrainRecipe, threa
         )
     (run_dir / "weights" / "done").touch()
     return last
+
+
+def _pruned(start: Path, class_width: int, box_width: int, out: Path) -> Path:
+    """The checkpoint ``start`` with its head's branches pruned to these widths (``train.head.prune_head``)."""
+    from ultralytics import YOLO
+
+    yolo = YOLO(str(start))
+    yolo.model.float()
+    prune_head(yolo.model.model[-1], class_width, box_width)
+    yolo.save(out)
+    return out
