@@ -60,6 +60,8 @@ def test_train_installs_a_model_with_its_card(data: Path, tmp_path: Path) -> Non
         "8",
         "--box-width",
         "16",
+        "--freeze",
+        "22",
     ]
     done = subprocess.run(
         [sys.executable, "-m", "polypdet", "train", *args], capture_output=True, text=True, timeout=600
@@ -73,6 +75,7 @@ def test_train_installs_a_model_with_its_card(data: Path, tmp_path: Path) -> Non
     assert "class branch 8 wide and a box branch 16 wide" in card["architecture"]
     head = onnx_tensors(tmp_path / "models/tiny/model.onnx")
     assert head["model.22.cv3.0.2.weight"].shape[1] == 8 and head["model.22.cv2.0.2.weight"].shape[1] == 16
+    _assert_only_the_head_trained(tmp_path / "runs/r")
     assert set(card["metrics"]) >= {"kvasir_holdout", "clinicdb_holdout"}
     assert set(card["metrics"]["kvasir_holdout"]["openvino_int8"]) == {"map50", "map50_95"}
     assert isinstance(card["int8"]["served_by_default"], bool)
@@ -91,6 +94,22 @@ def test_train_installs_a_model_with_its_card(data: Path, tmp_path: Path) -> Non
         [sys.executable, "-m", "polypdet", "train", *args], capture_output=True, text=True, timeout=600
     )
     assert again.returncode == 0, again.stderr[-3000:]
+
+
+def _assert_only_the_head_trained(run: Path) -> None:
+    """``--freeze 22``: every weight and batch-norm statistic before the head is the pruned start's."""
+    import torch
+
+    def weights(checkpoint: Path) -> dict[str, torch.Tensor]:
+        saved = torch.load(checkpoint, weights_only=False)
+        return (saved.get("ema") or saved["model"]).float().state_dict()
+
+    start, trained = weights(run / "pruned.pt"), weights(run / "weights/last.pt")
+    backbone = [key for key in start if not key.startswith("model.22.")]
+    assert len(backbone) > 250
+    for key in backbone:
+        torch.testing.assert_close(trained[key], start[key], rtol=1e-3, atol=1e-3, msg=key)
+    assert any(not torch.equal(trained[key], start[key]) for key in start if key.startswith("model.22.cv3"))
 
 
 @pytest.mark.parametrize(

@@ -42,6 +42,7 @@ class TrainRecipe:
     blank_frames: int = 0  # polyp-free uniform frames added to the training set (prepare.add_blank_frames)
     class_width: int = 0  # the detect head's class branch this wide (train.head; 0: as the start has it)
     box_width: int = 0  # and its box branch (0: as the start has it)
+    freeze: int = 0  # the first this many layers keep the start's weights (ultralytics' freeze; 22: all but the head)
 
 
 def train(data_yaml: Path, run_dir: Path, init: Path, recipe: TrainRecipe, threads: int | None = None) -> Path:
