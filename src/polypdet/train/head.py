@@ -3,7 +3,7 @@
 At each scale a YOLOv8 ``Detect`` head has a class branch and a box branch, each two 3x3 convolutions and a 1x1
 one. ultralytics makes the class branch ``max(64, min(classes, 100))`` wide (80 after a COCO start) and the box
 branch 64: 41 % of YOLOv8n's arithmetic at 320 px for one class. Narrower branches cost less
-(``benchmarks/head_width.py``); :func:`prune_head` makes them from trained ones, and :class:`HeadKeepingTrainer`
+(``benchmarks/head_width.py``); :func:`prune_head` makes them from trained ones, and :func:`head_keeping_trainer`
 trains a model without ultralytics rebuilding its head at the default widths. Needs the ``train`` extra.
 """
 
