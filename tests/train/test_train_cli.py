@@ -129,3 +129,15 @@ def test_a_bad_blend_stops_before_training(extra: list[str], message: str, tmp_p
     )
     assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
     assert not (tmp_path / "r").exists()
+
+
+def test_a_head_wider_than_the_start_is_refused_in_one_line(data: Path, tmp_path: Path) -> None:
+    source = _tiny_source(data, tmp_path / "source")
+    args = ["--source", str(source), "--prepared", str(tmp_path / "prepared"), "--run-dir", str(tmp_path / "r")]
+    done = subprocess.run(
+        [sys.executable, "-m", "polypdet", "train", *args, "--imgsz", "64", "--class-width", "128"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 2 and "cannot widen" in done.stderr and "Traceback" not in done.stderr

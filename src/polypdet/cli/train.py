@@ -73,7 +73,10 @@ def run(args: argparse.Namespace) -> int:
     prepared = prepare_data(source, args.prepared or default_prepared())
     recipe = TrainRecipe(**{f.name: getattr(args, f.name) for f in fields(TrainRecipe)})
     init = args.init or source / "weights" / "coco-yolov8n-int8.onnx"
-    last = train(prepared.data_yaml, args.run_dir, init, recipe, args.threads)
+    try:
+        last = train(prepared.data_yaml, args.run_dir, init, recipe, args.threads)
+    except ValueError as error:  # a start that is not a YOLOv8n export, a head that cannot be pruned that wide
+        raise CliError(str(error)) from None
     onnx = onnx_from_checkpoint(last, recipe.imgsz, args.run_dir / "weights" / "last.onnx")
     if args.blend_init:
         onnx = blend_onnx(init, onnx, args.blend_init, args.run_dir / "weights" / "blended.onnx")
