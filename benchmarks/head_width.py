@@ -35,12 +35,10 @@ def export_variant(pt: Path, class_width: int, box_width: int, out: Path) -> Pat
     from ultralytics import YOLO
 
     from polypdet.train.export import onnx_from_checkpoint
-    from polypdet.train.head import branch_widths, resize_head
+    from polypdet.train.head import resize_head
 
     yolo = YOLO(str(pt))
-    head = yolo.model.model[-1]
-    shipped_class, shipped_box = branch_widths(head)
-    resize_head(head, class_width or shipped_class, box_width or shipped_box)
+    resize_head(yolo.model.model[-1], class_width, box_width)
     yolo.save(out.with_suffix(".pt"))
     return onnx_from_checkpoint(out.with_suffix(".pt"), SHAPE[3], out)
 
@@ -82,14 +80,12 @@ def main() -> int:
 
     from polypdet.engine.backends import cpu_has_bf16, cpu_name
     from polypdet.engine.models import resolve_model
-    from polypdet.train.pretrained import build_checkpoint
+    from polypdet.train.pretrained import cached_checkpoint
     from polypdet.train.torch_compat import prepare_ultralytics
 
     prepare_ultralytics(args.threads)
     shipped = resolve_model()
-    pt = Path.home() / f".cache/polypdet/bench/{shipped.model_version}.pt"
-    if not pt.exists():
-        build_checkpoint(shipped.onnx_path, pt)
+    pt = cached_checkpoint(shipped.onnx_path)
     results: dict[str, dict[str, dict[str, float]]] = {}
     with tempfile.TemporaryDirectory() as scratch:
         onnx = {

@@ -231,11 +231,9 @@ def main() -> int:
 
         pt, onnx = args.pt, onnx_from_checkpoint(args.pt, shipped.input_size)
     else:
-        from polypdet.train.pretrained import build_checkpoint
+        from polypdet.train.pretrained import cached_checkpoint
 
-        pt, onnx = Path.home() / f".cache/polypdet/bench/{shipped.model_version}.pt", shipped.onnx_path
-        if not pt.exists():
-            build_checkpoint(onnx, pt)
+        pt, onnx = cached_checkpoint(shipped.onnx_path), shipped.onnx_path
     images = _images(args.images)
     if args.child:
         print(json.dumps(measure(args.child, pt, onnx, shipped.input_size, args.threads, images)))

@@ -57,15 +57,12 @@ def test_a_checkpoint_rebuilt_from_onnx_keeps_a_narrow_head(tmp_path: Path) -> N
     from ultralytics import YOLO
 
     from polypdet.train.export import onnx_from_checkpoint
-    from polypdet.train.head import branch_widths, prune_head
+    from polypdet.train.head import branch_widths, prune_checkpoint
     from polypdet.train.pretrained import build_checkpoint
 
     wide = build_checkpoint(REPO / "models/polyp-yolov8n/model.onnx", tmp_path / "wide.pt")
-    yolo = YOLO(str(wide))
-    yolo.model.float()
-    prune_head(yolo.model.model[-1], 8, 16)
-    yolo.save(tmp_path / "narrow.pt")
-    narrow_onnx = onnx_from_checkpoint(tmp_path / "narrow.pt", 64, tmp_path / "narrow.onnx")
+    narrow = prune_checkpoint(wide, 8, 16, tmp_path / "narrow.pt")
+    narrow_onnx = onnx_from_checkpoint(narrow, 64, tmp_path / "narrow.onnx")
     rebuilt = YOLO(str(build_checkpoint(narrow_onnx, tmp_path / "rebuilt.pt"))).model.float().eval()
     assert branch_widths(rebuilt.model[-1]) == (8, 16)
     image = torch.rand(1, 3, 64, 96)

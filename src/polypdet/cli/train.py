@@ -9,12 +9,15 @@ import argparse
 import sys
 from dataclasses import asdict, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from polypdet.cli.main import CliError
 from polypdet.cli.prepare import default_data_root, default_prepared
+
+if TYPE_CHECKING:
+    from polypdet.train.trainer import TrainRecipe
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -116,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _head(recipe: Any) -> str:
+def _head(recipe: TrainRecipe) -> str:
     """The card's words for a head pruned narrower than the start's (``--class-width``, ``--box-width``)."""
     pairs = (("class", recipe.class_width), ("box", recipe.box_width))
     chosen = [f"{kind} branch {width} wide" for kind, width in pairs if width]

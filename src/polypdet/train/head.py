@@ -9,6 +9,7 @@ trains a model without ultralytics rebuilding its head at the default widths. Ne
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 
@@ -18,7 +19,7 @@ def branch_widths(detect: Any) -> tuple[int, int]:
 
 
 def resize_head(detect: Any, class_width: int, box_width: int) -> None:
-    """Give ``detect`` freshly initialised branches of these inner widths where its own differ."""
+    """Give ``detect`` freshly initialised branches of these inner widths where its own differ (0: keep)."""
     from torch import nn
     from ultralytics.nn.modules import Conv
 
@@ -30,9 +31,9 @@ def resize_head(detect: Any, class_width: int, box_width: int) -> None:
         )
 
     now_class, now_box = branch_widths(detect)
-    if class_width != now_class:
+    if class_width not in (0, now_class):
         detect.cv3 = branches(class_width, detect.nc)
-    if box_width != now_box:
+    if box_width not in (0, now_box):
         detect.cv2 = branches(box_width, 4 * detect.reg_max)
 
 
@@ -48,6 +49,17 @@ def prune_head(detect: Any, class_width: int, box_width: int) -> None:
             if width > branch[0].conv.out_channels:
                 raise ValueError(f"cannot widen the head's {name} branch to {width}")
             _prune_branch(branch, width)
+
+
+def prune_checkpoint(start: Path, class_width: int, box_width: int, out: Path) -> Path:
+    """Write the ultralytics checkpoint ``start`` with its head pruned to these widths (:func:`prune_head`)."""
+    from ultralytics import YOLO
+
+    yolo = YOLO(str(start))
+    yolo.model.float()
+    prune_head(yolo.model.model[-1], class_width, box_width)
+    yolo.save(out)
+    return out
 
 
 def _prune_branch(branch: Any, width: int) -> None:

@@ -11,6 +11,7 @@ fine-tune starts from the exported model rather than from a disrupted copy of it
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -96,6 +97,14 @@ def build_checkpoint(onnx_path: Path, out_path: Path, calibration: Sequence[Path
         out_path,
     )
     return out_path
+
+
+def cached_checkpoint(onnx_path: Path) -> Path:
+    """:func:`build_checkpoint` of ``onnx_path`` without calibration, built once per file content (the benchmarks'
+    ultralytics contestant)."""
+    digest = hashlib.sha256(onnx_path.read_bytes()).hexdigest()[:16]
+    target = Path.home() / ".cache/polypdet/checkpoints" / f"{onnx_path.stem}-{digest}.pt"
+    return target if target.exists() else build_checkpoint(onnx_path, target)
 
 
 def calibrate_batch_norm(net: Any, images: Sequence[Path], imgsz: int) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from polypdet.train.head import head_keeping_trainer, prune_head
+from polypdet.train.head import head_keeping_trainer, prune_checkpoint
 from polypdet.train.prepare import add_blank_frames
 from polypdet.train.pretrained import build_checkpoint
 from polypdet.train.quantize import calibration_images
@@ -71,7 +71,7 @@ def train(data_yaml: Path, run_dir: Path, init: Path, recipe: TrainRecipe, threa
             calibration = calibration_images(train_images, CALIBRATION_IMAGES)
             start = build_checkpoint(init, run_dir / "start.pt", calibration, recipe.imgsz)
         if any(widths):
-            start = _pruned(start, *widths, run_dir / "pruned.pt")
+            start = prune_checkpoint(start, *widths, run_dir / "pruned.pt")
         if blank_frames:  # written once; a resumed run finds them where its saved arguments say
             data_yaml = add_blank_frames(data_yaml, run_dir / "blank_frames", blank_frames, recipe.seed)
         YOLO(str(start)).train(
@@ -89,14 +89,3 @@ def train(data_yaml: Path, run_dir: Path, init: Path, recipe: TrainRecipe, threa
         )
     (run_dir / "weights" / "done").touch()
     return last
-
-
-def _pruned(start: Path, class_width: int, box_width: int, out: Path) -> Path:
-    """The checkpoint ``start`` with its head's branches pruned to these widths (``train.head.prune_head``)."""
-    from ultralytics import YOLO
-
-    yolo = YOLO(str(start))
-    yolo.model.float()
-    prune_head(yolo.model.model[-1], class_width, box_width)
-    yolo.save(out)
-    return out
