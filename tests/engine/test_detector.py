@@ -63,6 +63,15 @@ def test_openvino_and_onnxruntime_agree(detector: Detector, polyp_image: np.ndar
     np.testing.assert_allclose(ov.confidence, ort.confidence, atol=0.01)
 
 
+def test_openvino_takes_the_pixels_and_scales_them_in_its_graph(detector: Detector, polyp_image: np.ndarray) -> None:
+    pytest.importorskip("openvino")
+    ov = Detector(backend="openvino", precision="f32")
+    pixels, _ = ov.preprocess(polyp_image)
+    tensor, _ = detector.preprocess(polyp_image)
+    assert pixels.dtype == np.uint8 and tensor.shape == (1, 3, *pixels.shape[1:3]) and pixels.shape[3] == 3
+    np.testing.assert_allclose(ov.backend.infer(pixels), detector.backend.infer(tensor), atol=0.01)
+
+
 def test_more_shapes_than_compilations_kept(
     detector: Detector, polyp_image: np.ndarray, monkeypatch: pytest.MonkeyPatch
 ) -> None:

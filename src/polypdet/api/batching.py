@@ -14,11 +14,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-import numpy as np
-import numpy.typing as npt
-
 from polypdet.api.metrics import BATCH_SIZE, INFERENCE_SECONDS, QUEUE_WAIT_SECONDS
 from polypdet.detections import Detections
+from polypdet.engine.backends import InputTensor
 from polypdet.engine.detector import Detector, DetectParams
 from polypdet.engine.preprocess import LetterboxTransform
 
@@ -38,7 +36,7 @@ class Timing:
 
 @dataclass
 class _Job:
-    tensor: npt.NDArray[np.float32]
+    tensor: InputTensor
     transform: LetterboxTransform
     params: DetectParams
     future: asyncio.Future[tuple[Detections, Timing]]
@@ -68,7 +66,7 @@ class InferenceBatcher:
         return self._queue.qsize()
 
     async def submit(
-        self, tensor: npt.NDArray[np.float32], transform: LetterboxTransform, params: DetectParams, timeout_s: float
+        self, tensor: InputTensor, transform: LetterboxTransform, params: DetectParams, timeout_s: float
     ) -> tuple[Detections, Timing]:
         """Detections for one preprocessed image; raises QueueFullError or TimeoutError."""
         job = _Job(tensor, transform, params, asyncio.get_running_loop().create_future())

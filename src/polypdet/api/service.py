@@ -11,8 +11,6 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
-import numpy as np
-import numpy.typing as npt
 from fastapi.concurrency import run_in_threadpool
 
 from polypdet.api.batching import InferenceBatcher, QueueFullError, Timing
@@ -24,6 +22,7 @@ from polypdet.cache import ResultCache, cache_key
 from polypdet.cache.keys import content_hash
 from polypdet.config import Settings
 from polypdet.detections import Detections
+from polypdet.engine.backends import InputTensor
 from polypdet.engine.detector import Detector, DetectParams, Image
 from polypdet.engine.preprocess import LetterboxTransform
 from polypdet.store import ResultRecord, ResultStore, StoreError
@@ -89,11 +88,11 @@ class DetectionService:
             max_det=self.settings.max_detections if max_det is None else max_det,
         )
 
-    def _prepare(self, frames: Sequence[Image]) -> list[tuple[npt.NDArray[np.float32], LetterboxTransform]]:
+    def _prepare(self, frames: Sequence[Image]) -> list[tuple[InputTensor, LetterboxTransform]]:
         return [self.detector.preprocess(frame) for frame in frames]
 
     async def _submit(
-        self, tensor: npt.NDArray[np.float32], transform: LetterboxTransform, params: DetectParams
+        self, tensor: InputTensor, transform: LetterboxTransform, params: DetectParams
     ) -> tuple[Detections, Timing]:
         try:
             return await self.batcher.submit(tensor, transform, params, self.settings.request_timeout_s)

@@ -10,10 +10,10 @@ import numpy as np
 import numpy.typing as npt
 
 from polypdet.detections import Detections
-from polypdet.engine.backends import Backend, BackendName, Hint, Precision, load_backend
+from polypdet.engine.backends import Backend, BackendName, Hint, InputTensor, Precision, load_backend
 from polypdet.engine.models import ModelInfo, resolve_model
 from polypdet.engine.postprocess import decode_yolo
-from polypdet.engine.preprocess import LetterboxTransform, letterbox, to_input_tensor
+from polypdet.engine.preprocess import LetterboxTransform, letterbox
 from polypdet.io.images import ReducedImage
 
 Image = npt.NDArray[np.uint8] | ReducedImage
@@ -71,13 +71,13 @@ class Detector:
     def model_version(self) -> str:
         return self.model.model_version
 
-    def preprocess(self, image: Image) -> tuple[npt.NDArray[np.float32], LetterboxTransform]:
+    def preprocess(self, image: Image) -> tuple[InputTensor, LetterboxTransform]:
         stride = STRIDE if self.backend.dynamic_shape else None
         pixels = image.pixels if isinstance(image, ReducedImage) else image
         padded, transform = letterbox(pixels, (self.input_size, self.input_size), stride)
         if isinstance(image, ReducedImage):
             transform = transform.for_full_size(image.scale, image.width, image.height)
-        return to_input_tensor([padded]), transform
+        return self.backend.tensor([padded]), transform
 
     def postprocess(
         self, output: npt.NDArray[np.float32], transform: LetterboxTransform, params: DetectParams | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -70,7 +71,7 @@ def letterbox(
     return np.asarray(padded, dtype=np.uint8), transform
 
 
-def to_input_tensor(images: list[npt.NDArray[np.uint8]]) -> npt.NDArray[np.float32]:
+def to_input_tensor(images: Sequence[npt.NDArray[np.uint8]]) -> npt.NDArray[np.float32]:
     """Stack letterboxed RGB images (H, W, 3) into a float32 NCHW batch scaled to [0, 1]."""
     batch = np.stack(images).transpose(0, 3, 1, 2)
     return np.ascontiguousarray(batch, dtype=np.float32) * np.float32(1 / 255)
