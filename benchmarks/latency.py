@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Single-image end-to-end latency (file -> boxes) and peak RSS: polypdet against its baselines.
 
-Every contestant runs in its own process on the same images, the same weights and 2 threads:
+Every contestant runs in its own process on the same images, the same weights and 2 threads; all stay loaded and
+take turns on blocks of 5 images, so that the shared machine's changes of speed land on all of them alike:
 
 - ``ultralytics``: ``YOLO(pt).predict`` (needs the train extra), the seed system's way;
 - ``onnxruntime-plain``: a plain script — cv2.imread, square letterbox, ``session.run``, numpy NMS;
@@ -15,7 +16,7 @@ run the shipped model's weights (the int8 contestant their quantised copy).
 Each polypdet contestant also reports the median of each step (``stages_median_ms``: read, letterbox, inference,
 boxes).
 
-Run: ``.venv/bin/python benchmarks/latency.py [--images 60] [--repeats 3]``; writes
+Run: ``.venv/bin/python benchmarks/latency.py [--images 60] [--repeats 3] [--block 5]``; writes
 ``benchmarks/results/latency.json``. Figures are ratios to ultralytics from the same run (this machine is shared).
 """
 
@@ -139,76 +140,108 @@ def peak_rss_mb() -> float:
     return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:"))) / 1024
 
 
-def measure(name: str, pt: Path, onnx: Path, imgsz: int, threads: int, images: list[Path]) -> dict:
-    """Inside one contestant's process (alone on the machine): load, warm up, time every image once."""
+def serve_child(name: str, pt: Path, onnx: Path, imgsz: int, threads: int, images: list[Path]) -> None:
+    """One contestant's process: load, warm up, then time the blocks of images the parent asks for.
+
+    Protocol on stdin/stdout, one JSON line each: the child says ``{"load_s": ..}`` when ready; ``[i, j]`` runs
+    ``images[i:j]`` (after one untimed run of ``images[i]``: the others' turns left the caches cold) and
+    answers ``{"times": [..], "stage_times": {..}}``; an empty line answers the peak RSS and ends the process.
+    """
     start = time.perf_counter()
     run = _contestant(name, pt, onnx, imgsz, threads)
-    load_s = time.perf_counter() - start
+    print(json.dumps({"load_s": round(time.perf_counter() - start, 2)}), flush=True)
     for path in images[:5]:
         run(path)
-    for stage_times in STAGES.values():
-        stage_times.clear()
-    times = []
-    for path in images:
-        t0 = time.perf_counter()
-        run(path)
-        times.append((time.perf_counter() - t0) * 1000)
-    rss = peak_rss_mb()
-    return {
-        "times": times,
-        **({"stage_times": STAGES} if any(STAGES.values()) else {}),
-        "load_s": round(load_s, 2),
-        "peak_rss_mb": round(rss, 1),
-        "torch_imported": "torch" in sys.modules,
-    }
+    for line in sys.stdin:
+        if not line.strip():
+            break
+        first, end = json.loads(line)
+        run(images[first])
+        for stage_times in STAGES.values():
+            stage_times.clear()
+        times = []
+        for path in images[first:end]:
+            t0 = time.perf_counter()
+            run(path)
+            times.append((time.perf_counter() - t0) * 1000)
+        print(json.dumps({"times": times, "stage_times": STAGES}), flush=True)
+    print(json.dumps({"peak_rss_mb": round(peak_rss_mb(), 1), "torch_imported": "torch" in sys.modules}), flush=True)
 
 
-def run_rounds(names: list[str], args: argparse.Namespace, pt: Path) -> dict[str, dict]:
-    """Contestants take turns in rounds (A B C, A B C, ...), each round a fresh process running alone, so a
-    change in the machine's load over the run is shared out rather than landing on one contestant."""
-    times: dict[str, list[float]] = {name: [] for name in names}
-    extra: dict[str, dict] = {}
-    per_stage: dict[str, dict[str, list[float]]] = {}
-    for _ in range(args.repeats):
-        for name in names:
-            cmd = [
-                sys.executable,
-                __file__,
-                "--child",
-                name,
-                *(["--pt", str(args.pt)] if args.pt else []),
-                "--images",
-                str(args.images),
-                "--threads",
-                str(args.threads),
-            ]
-            done = subprocess.run(cmd, capture_output=True, text=True)
-            if done.returncode:
-                extra[name] = {"error": (done.stderr.strip().splitlines() or ["failed"])[-1]}
-                continue
-            child = json.loads(done.stdout.strip().splitlines()[-1])
-            times[name] += child.pop("times")
-            for stage, stage_times in child.pop("stage_times", {}).items():
-                per_stage.setdefault(name, {}).setdefault(stage, []).extend(stage_times)
-            extra[name] = {**child, "peak_rss_mb": max(child["peak_rss_mb"], extra.get(name, {}).get("peak_rss_mb", 0))}
-    results = {}
+class Child:
+    """A contestant's process, kept alive for the whole run."""
+
+    def __init__(self, name: str, args: argparse.Namespace) -> None:
+        cmd = [sys.executable, __file__, "--child", name, "--images", str(args.images), "--threads", str(args.threads)]
+        cmd += ["--pt", str(args.pt)] if args.pt else []
+        self.process = subprocess.Popen(
+            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        self.times: list[float] = []
+        self.stages: dict[str, list[float]] = {}
+        self.info: dict = self._answer()
+
+    def _answer(self) -> dict:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            if line.startswith("{"):
+                return json.loads(line)
+        self.process.wait()
+        error = self.process.stderr.read().strip().splitlines() if self.process.stderr else []
+        raise RuntimeError((error or ["failed"])[-1])
+
+    def _ask(self, line: str) -> dict:
+        assert self.process.stdin is not None
+        self.process.stdin.write(line + "\n")
+        self.process.stdin.flush()
+        return self._answer()
+
+    def run(self, first: int, end: int) -> None:
+        answer = self._ask(json.dumps([first, end]))
+        self.times += answer["times"]
+        for stage, stage_times in answer["stage_times"].items():
+            if stage_times:  # only polypdet's contestants time their steps
+                self.stages.setdefault(stage, []).extend(stage_times)
+
+    def finish(self) -> dict:
+        self.info |= self._ask("")
+        self.process.wait()
+        return self.info
+
+
+def run_rounds(names: list[str], args: argparse.Namespace, images: int) -> dict[str, dict]:
+    """All contestants stay loaded and take turns on blocks of ``--block`` images (who goes first rotates), one
+    turn straight after the other, so that a change in the shared machine's load, which lasts seconds, lands on all
+    of them alike."""
+    children: dict[str, Child] = {}
+    results: dict[str, dict] = {}
     for name in names:
-        ordered = sorted(times[name])
-        if not ordered:
-            results[name] = extra.get(name, {"error": "no result"})
-            continue
+        try:
+            children[name] = Child(name, args)
+        except RuntimeError as error:
+            results[name] = {"error": str(error)}
+    blocks = [(i, min(i + args.block, images)) for i in range(0, images, args.block)]
+    turn = 0
+    for _ in range(args.repeats):
+        for first, end in blocks:
+            order = list(children)
+            for name in order[turn % len(order) :] + order[: turn % len(order)]:
+                children[name].run(first, end)
+            turn += 1
+    for name, child in children.items():
+        ordered = sorted(child.times)
         results[name] = {
             "median_ms": round(statistics.median(ordered), 2),
             "p95_ms": round(ordered[int(len(ordered) * 0.95) - 1], 2),
             "mean_ms": round(statistics.fmean(ordered), 2),
-            **extra[name],
+            **child.finish(),
             **(
-                {"stages_median_ms": {k: round(statistics.median(v), 2) for k, v in per_stage[name].items()}}
-                if name in per_stage
+                {"stages_median_ms": {k: round(statistics.median(v), 2) for k, v in child.stages.items()}}
+                if child.stages
                 else {}
             ),
         }
-    return results
+    return {name: results[name] for name in names}
 
 
 def main() -> int:
@@ -216,6 +249,7 @@ def main() -> int:
     parser.add_argument("--pt", type=Path, default=None, help="ultralytics weights (default: the shipped model's)")
     parser.add_argument("--images", type=int, default=60)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--block", type=int, default=5, help="images per turn")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--only", nargs="*", default=None, help="contestants (default: all that run here)")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
@@ -236,21 +270,22 @@ def main() -> int:
         pt, onnx = cached_checkpoint(shipped.onnx_path), shipped.onnx_path
     images = _images(args.images)
     if args.child:
-        print(json.dumps(measure(args.child, pt, onnx, shipped.input_size, args.threads, images)))
+        serve_child(args.child, pt, onnx, shipped.input_size, args.threads, images)
         return 0
-    results = run_rounds(args.only or _contestants_here(), args, pt)
+    results = run_rounds(args.only or _contestants_here(), args, len(images))
     base = results.get("ultralytics", {}).get("median_ms")
     for r in results.values():
         if base and "median_ms" in r:
             r["ratio_to_ultralytics"] = round(r["median_ms"] / base, 3)
     report = {
-        "what": "single image, file -> boxes, median over images x repeats, contestants in alternating rounds",
+        "what": "single image, file -> boxes, median over images x repeats, contestants taking turns on blocks",
         "weights": str(pt),
         "onnx": str(onnx),
         "imgsz": shipped.input_size,
         "threads": args.threads,
         "images": len(images),
         "repeats": args.repeats,
+        "block": args.block,
         "machine": platform.processor() or platform.machine(),
         "cpu": cpu_name(),
         "cpus": os.cpu_count(),

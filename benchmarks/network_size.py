@@ -1,0 +1,129 @@
+#!/usr/bin/env python3
+"""Would a smaller network than YOLOv8n bring polypdet nearer to 1/3 of ultralytics' time? A timing, not a model.
+
+The latency goal compares polypdet and ultralytics on the same weights, so a smaller network speeds up ultralytics
+too. This builds YOLOv8 at several widths (random weights: only their arithmetic matters here), saves each as an
+ultralytics checkpoint, exports it to ONNX as the shipped models are, and times one 320x256 input on each, all
+variants and runtimes taking turns in rounds:
+
+- ``torch``: the fused network, as ``YOLO.predict`` runs it (2 threads);
+- ``openvino-f32`` and, on a CPU with bf16, ``openvino-bf16``: polypdet's backend with uint8 pixels in.
+
+``network_ratio`` is OpenVINO's time over torch's. End to end (``latency.py``) both add the steps outside the
+network (reading the file, letterbox, boxes), which do not shrink with the network.
+
+Run: ``.venv/bin/python benchmarks/network_size.py`` (needs the train extra; about two minutes); writes
+``benchmarks/results/network_size.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+WIDTHS = {"width 0.125": 0.125, "width 0.1875": 0.1875, "YOLOv8n (0.25)": 0.25, "YOLOv8s (0.5)": 0.5}
+"""ultralytics' width multiple of each variant (depth stays YOLOv8n/s's 0.33)."""
+HEIGHT, WIDTH = 256, 320
+
+
+def build_checkpoint(width: float, out: Path) -> Path:
+    """A one-class YOLOv8 ``width`` wide, randomly initialised, saved as an ultralytics checkpoint."""
+    import ultralytics
+    import yaml
+    from ultralytics import YOLO
+
+    config = yaml.safe_load((Path(ultralytics.__file__).parent / "cfg/models/v8/yolov8.yaml").read_text())
+    config |= {"nc": 1, "scales": {"x": [0.33, width, 1024]}, "scale": "x"}
+    out.with_suffix(".yaml").write_text(yaml.safe_dump(config))
+    YOLO(str(out.with_suffix(".yaml"))).save(out)
+    return out
+
+
+def contestants(pt: Path, onnx: Path, threads: int, precisions: list[str]) -> dict[str, Callable[[], Any]]:
+    """One inference of the network in ``pt`` / ``onnx`` on each runtime, as a callable."""
+    import torch
+    from ultralytics import YOLO
+
+    from polypdet.engine.backends import OpenVinoBackend
+
+    net = YOLO(str(pt)).model.float().fuse(verbose=False).eval()
+    tensor = torch.rand(1, 3, HEIGHT, WIDTH)
+
+    def run_torch() -> Any:
+        with torch.inference_mode():
+            return net(tensor)
+
+    pixels = np.random.default_rng(0).integers(0, 256, (1, HEIGHT, WIDTH, 3), dtype=np.uint8)
+    runs: dict[str, Callable[[], Any]] = {"torch": run_torch}
+    for precision in precisions:
+        backend = OpenVinoBackend(onnx, threads, precision)  # type: ignore[arg-type]
+        runs[f"openvino-{precision}"] = lambda backend=backend: backend.infer(pixels)
+    return runs
+
+
+def time_in_turns(runs: dict[str, Callable[[], Any]], rounds: int = 8, per_turn: int = 20) -> dict[str, float]:
+    """Median milliseconds of each callable, all taking turns of ``per_turn`` calls for ``rounds`` rounds."""
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    for run in runs.values():
+        for _ in range(10):
+            run()
+    for _ in range(rounds):
+        for name, run in runs.items():
+            for _ in range(per_turn):
+                start = time.perf_counter()
+                run()
+                times[name].append((time.perf_counter() - start) * 1000)
+    return {name: round(statistics.median(values), 3) for name, values in times.items()}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=REPO / "benchmarks/results/network_size.json")
+    args = parser.parse_args()
+
+    from polypdet.engine.backends import cpu_has_bf16, cpu_name
+    from polypdet.train.export import onnx_from_checkpoint
+    from polypdet.train.torch_compat import prepare_ultralytics
+
+    prepare_ultralytics(args.threads)
+    precisions = ["f32"] + (["bf16"] if cpu_has_bf16() else [])
+    runs: dict[str, Callable[[], Any]] = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        for i, (name, width) in enumerate(WIDTHS.items()):
+            pt = build_checkpoint(width, Path(scratch) / f"{i}.pt")
+            onnx = onnx_from_checkpoint(pt, WIDTH, Path(scratch) / f"{i}.onnx")
+            for runtime, run in contestants(pt, onnx, args.threads, precisions).items():
+                runs[f"{name}|{runtime}"] = run
+        ms = time_in_turns(runs)
+    results: dict[str, dict[str, float]] = {}
+    for key, took in ms.items():
+        name, runtime = key.split("|")
+        results.setdefault(name, {})[f"{runtime}_ms"] = took
+    for figures in results.values():
+        for precision in precisions:
+            figures[f"network_ratio_{precision}"] = round(figures[f"openvino-{precision}_ms"] / figures["torch_ms"], 3)
+    report = {
+        "what": f"network only, one {HEIGHT}x{WIDTH} input, random weights; OpenVINO's time over torch's",
+        "threads": args.threads,
+        "cpu": cpu_name(),
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+        "results": results,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
