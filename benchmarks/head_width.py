@@ -5,8 +5,8 @@ At each of its three scales a YOLOv8n head fine-tuned from COCO has a class bran
 channels wide (ultralytics takes the width from the backbone and COCO's 80 classes, not from the one class) and a
 box branch 64 wide (``polypdet.train.head``). This rebuilds the shipped network with other widths, the new branches
 randomly initialised (their boxes mean nothing; their arithmetic is what a trained head that wide costs), exports
-each to ONNX and times OpenVINO on one 320x256 input, the variants in alternating rounds, in f32 and, on a CPU with
-bf16, bf16.
+each to ONNX and times polypdet's OpenVINO backend on one 320x256 input, the variants taking turns, in f32 and, on a
+CPU with bf16, bf16.
 
 Run: ``.venv/bin/python benchmarks/head_width.py`` (needs the train extra; about a minute); writes
 ``benchmarks/results/head_width.json``.
@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from timing import time_in_turns
 
 REPO = Path(__file__).resolve().parents[1]
 VARIANTS = {"as shipped": (0, 0), "class 16": (16, 0), "class 16, box 32": (16, 32)}
@@ -43,33 +45,16 @@ def export_variant(pt: Path, class_width: int, box_width: int, out: Path) -> Pat
     return onnx_from_checkpoint(out.with_suffix(".pt"), SHAPE[3], out)
 
 
-def time_variants(onnx: dict[str, Path], precision: str, threads: int, rounds: int = 10) -> dict[str, float]:
-    """Median milliseconds of one inference of each variant, the variants taking turns in ``rounds``."""
-    import openvino as ov
+def time_variants(onnx: dict[str, Path], precision: str, threads: int) -> dict[str, float]:
+    """Median milliseconds of one inference of each variant in polypdet's OpenVINO backend, taking turns."""
+    from polypdet.engine.backends import OpenVinoBackend
 
-    core = ov.Core()
-    requests = {}
+    pixels = np.random.default_rng(0).integers(0, 256, (1, *SHAPE[2:], 3), dtype=np.uint8)
+    runs: dict[str, Callable[[], Any]] = {}
     for name, path in onnx.items():
-        model = core.read_model(str(path))
-        model.reshape(list(SHAPE))
-        config = {
-            "PERFORMANCE_HINT": "LATENCY",
-            "INFERENCE_NUM_THREADS": threads,
-            "INFERENCE_PRECISION_HINT": precision,
-        }
-        requests[name] = core.compile_model(model, "CPU", config).create_infer_request()
-    tensor = np.random.default_rng(0).random(SHAPE, dtype=np.float32)
-    times: dict[str, list[float]] = {name: [] for name in requests}
-    for request in requests.values():
-        for _ in range(20):
-            request.infer({0: tensor})
-    for _ in range(rounds):
-        for name, request in requests.items():
-            for _ in range(30):
-                start = time.perf_counter()
-                request.infer({0: tensor})
-                times[name].append((time.perf_counter() - start) * 1000)
-    return {name: round(statistics.median(values), 3) for name, values in times.items()}
+        backend = OpenVinoBackend(path, threads, precision)  # type: ignore[arg-type]
+        runs[name] = lambda backend=backend: backend.infer(pixels)
+    return time_in_turns(runs, rounds=10, per_turn=30)
 
 
 def main() -> int:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import tempfile
 import time
 from collections.abc import Callable
@@ -28,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from timing import time_in_turns
 
 REPO = Path(__file__).resolve().parents[1]
 WIDTHS = {"width 0.125": 0.125, "width 0.1875": 0.1875, "YOLOv8n (0.25)": 0.25, "YOLOv8s (0.5)": 0.5}
@@ -68,21 +68,6 @@ def contestants(pt: Path, onnx: Path, threads: int, precisions: list[str]) -> di
         backend = OpenVinoBackend(onnx, threads, precision)  # type: ignore[arg-type]
         runs[f"openvino-{precision}"] = lambda backend=backend: backend.infer(pixels)
     return runs
-
-
-def time_in_turns(runs: dict[str, Callable[[], Any]], rounds: int = 8, per_turn: int = 20) -> dict[str, float]:
-    """Median milliseconds of each callable, all taking turns of ``per_turn`` calls for ``rounds`` rounds."""
-    times: dict[str, list[float]] = {name: [] for name in runs}
-    for run in runs.values():
-        for _ in range(10):
-            run()
-    for _ in range(rounds):
-        for name, run in runs.items():
-            for _ in range(per_turn):
-                start = time.perf_counter()
-                run()
-                times[name].append((time.perf_counter() - start) * 1000)
-    return {name: round(statistics.median(values), 3) for name, values in times.items()}
 
 
 def main() -> int:
