@@ -178,6 +178,8 @@ class Child:
             cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )
         self.times: list[float] = []
+        self.turns: list[float] = []
+        """Median milliseconds of each turn's block of images, in the order all contestants ran them."""
         self.stages: dict[str, list[float]] = {}
         self.info: dict = self._answer()
 
@@ -199,6 +201,7 @@ class Child:
     def run(self, first: int, end: int) -> None:
         answer = self._ask(json.dumps([first, end]))
         self.times += answer["times"]
+        self.turns.append(statistics.median(answer["times"]))
         for stage, stage_times in answer["stage_times"].items():
             if stage_times:  # only polypdet's contestants time their steps
                 self.stages.setdefault(stage, []).extend(stage_times)
@@ -207,6 +210,12 @@ class Child:
         self.info |= self._ask("")
         self.process.wait()
         return self.info
+
+
+def turn_ratios(child: Child, base: Child) -> list[float]:
+    """10th and 90th percentile of ``child``'s median time over ``base``'s on the same block in the same round."""
+    ratios = sorted(mine / theirs for mine, theirs in zip(child.turns, base.turns, strict=True))
+    return [round(ratios[len(ratios) // 10], 3), round(ratios[-(len(ratios) // 10) - 1], 3)]
 
 
 def run_rounds(names: list[str], args: argparse.Namespace, images: int) -> dict[str, dict]:
@@ -228,6 +237,7 @@ def run_rounds(names: list[str], args: argparse.Namespace, images: int) -> dict[
             for name in order[turn % len(order) :] + order[: turn % len(order)]:
                 children[name].run(first, end)
             turn += 1
+    base = children.get("ultralytics")
     for name, child in children.items():
         ordered = sorted(child.times)
         results[name] = {
@@ -235,6 +245,7 @@ def run_rounds(names: list[str], args: argparse.Namespace, images: int) -> dict[
             "p95_ms": round(ordered[int(len(ordered) * 0.95) - 1], 2),
             "mean_ms": round(statistics.fmean(ordered), 2),
             **child.finish(),
+            **({"turn_ratio_p10_p90": turn_ratios(child, base)} if base and child is not base else {}),
             **(
                 {"stages_median_ms": {k: round(statistics.median(v), 2) for k, v in child.stages.items()}}
                 if child.stages
