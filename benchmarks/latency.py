@@ -16,7 +16,7 @@ run the shipped model's weights (the int8 contestant their quantised copy).
 Each polypdet contestant also reports the median of each step (``stages_median_ms``: read, letterbox, inference,
 boxes).
 
-Run: ``.venv/bin/python benchmarks/latency.py [--images 60] [--repeats 3] [--block 5]``; writes
+Run: ``.venv/bin/python benchmarks/latency.py [--images 60] [--repeats 3] [--block 5] [--imgsz N]``; writes
 ``benchmarks/results/latency.json``. Figures are ratios to ultralytics from the same run (this machine is shared).
 """
 
@@ -173,6 +173,7 @@ class Child:
 
     def __init__(self, name: str, args: argparse.Namespace) -> None:
         cmd = [sys.executable, __file__, "--child", name, "--images", str(args.images), "--threads", str(args.threads)]
+        cmd += ["--imgsz", str(args.imgsz)] if args.imgsz else []
         cmd += ["--pt", str(args.pt)] if args.pt else []
         self.process = subprocess.Popen(
             cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
@@ -262,6 +263,7 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--block", type=int, default=5, help="images per turn")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--imgsz", type=int, default=None, help="input size of every contestant (default: the model's)")
     parser.add_argument("--only", nargs="*", default=None, help="contestants (default: all that run here)")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks/results/latency.json")
@@ -280,8 +282,9 @@ def main() -> int:
 
         pt, onnx = cached_checkpoint(shipped.onnx_path), shipped.onnx_path
     images = _images(args.images)
+    imgsz = args.imgsz or shipped.input_size
     if args.child:
-        serve_child(args.child, pt, onnx, shipped.input_size, args.threads, images)
+        serve_child(args.child, pt, onnx, imgsz, args.threads, images)
         return 0
     results = run_rounds(args.only or _contestants_here(), args, len(images))
     base = results.get("ultralytics", {}).get("median_ms")
@@ -292,7 +295,7 @@ def main() -> int:
         "what": "single image, file -> boxes, median over images x repeats, contestants taking turns on blocks",
         "weights": str(pt),
         "onnx": str(onnx),
-        "imgsz": shipped.input_size,
+        "imgsz": imgsz,
         "threads": args.threads,
         "images": len(images),
         "repeats": args.repeats,
