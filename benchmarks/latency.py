@@ -29,6 +29,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -175,8 +176,10 @@ class Child:
         cmd = [sys.executable, __file__, "--child", name, "--images", str(args.images), "--threads", str(args.threads)]
         cmd += ["--imgsz", str(args.imgsz)] if args.imgsz else []
         cmd += ["--pt", str(args.pt)] if args.pt else []
+        # A pipe nobody reads could fill up and stall the child; the file lives as long as the child.
+        self.stderr = tempfile.TemporaryFile("w+")  # noqa: SIM115
         self.process = subprocess.Popen(
-            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr, text=True
         )
         self.times: list[float] = []
         self.turns: list[float] = []
@@ -190,8 +193,8 @@ class Child:
             if line.startswith("{"):
                 return json.loads(line)
         self.process.wait()
-        error = self.process.stderr.read().strip().splitlines() if self.process.stderr else []
-        raise RuntimeError((error or ["failed"])[-1])
+        self.stderr.seek(0)
+        raise RuntimeError((self.stderr.read().strip().splitlines() or ["failed"])[-1])
 
     def _ask(self, line: str) -> dict:
         assert self.process.stdin is not None
