@@ -15,15 +15,10 @@ Run: ``.venv/bin/python benchmarks/head_width.py`` (needs the train extra; about
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-import numpy as np
-from timing import time_in_turns
+from timing import openvino_inference, precisions_here, time_in_turns, write_report
 
 REPO = Path(__file__).resolve().parents[1]
 VARIANTS = {"as shipped": (0, 0), "class 16": (16, 0), "class 16, box 32": (16, 32)}
@@ -47,13 +42,7 @@ def export_variant(pt: Path, class_width: int, box_width: int, out: Path) -> Pat
 
 def time_variants(onnx: dict[str, Path], precision: str, threads: int) -> dict[str, float]:
     """Median milliseconds of one inference of each variant in polypdet's OpenVINO backend, taking turns."""
-    from polypdet.engine.backends import OpenVinoBackend
-
-    pixels = np.random.default_rng(0).integers(0, 256, (1, *SHAPE[2:], 3), dtype=np.uint8)
-    runs: dict[str, Callable[[], Any]] = {}
-    for name, path in onnx.items():
-        backend = OpenVinoBackend(path, threads, precision)  # type: ignore[arg-type]
-        runs[name] = lambda backend=backend: backend.infer(pixels)
+    runs = {name: openvino_inference(path, threads, precision, *SHAPE[2:]) for name, path in onnx.items()}
     return time_in_turns(runs, rounds=10, per_turn=30)
 
 
@@ -63,7 +52,6 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks/results/head_width.json")
     args = parser.parse_args()
 
-    from polypdet.engine.backends import cpu_has_bf16, cpu_name
     from polypdet.engine.models import resolve_model
     from polypdet.train.pretrained import cached_checkpoint
     from polypdet.train.torch_compat import prepare_ultralytics
@@ -77,23 +65,14 @@ def main() -> int:
             name: export_variant(pt, *widths, Path(scratch) / f"{i}.onnx")
             for i, (name, widths) in enumerate(VARIANTS.items())
         }
-        for precision in ["f32"] + (["bf16"] if cpu_has_bf16() else []):
+        for precision in precisions_here():
             ms = time_variants(onnx, precision, args.threads)
             base = ms[next(iter(VARIANTS))]
             results[precision] = {
                 name: {"median_ms": took, "ratio_to_shipped": round(took / base, 3)} for name, took in ms.items()
             }
-    report = {
-        "what": "network only (OpenVINO, one 320x256 input), narrower detect-head branches with random weights",
-        "model": shipped.model_version,
-        "threads": args.threads,
-        "cpu": cpu_name(),
-        "date": time.strftime("%Y-%m-%d %H:%M"),
-        "results": results,
-    }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
-    print(json.dumps(results, indent=2))
+    what = "network only (OpenVINO, one 320x256 input), narrower detect-head branches with random weights"
+    write_report(args.out, what, args.threads, results, model=shipped.model_version)
     return 0
 
 

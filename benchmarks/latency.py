@@ -234,10 +234,10 @@ def run_rounds(names: list[str], args: argparse.Namespace, images: int) -> dict[
         except RuntimeError as error:
             results[name] = {"error": str(error)}
     blocks = [(i, min(i + args.block, images)) for i in range(0, images, args.block)]
+    order = list(children)
     turn = 0
     for _ in range(args.repeats):
         for first, end in blocks:
-            order = list(children)
             for name in order[turn % len(order) :] + order[: turn % len(order)]:
                 children[name].run(first, end)
             turn += 1

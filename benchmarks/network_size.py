@@ -19,15 +19,12 @@ Run: ``.venv/bin/python benchmarks/network_size.py`` (needs the train extra; abo
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-from timing import time_in_turns
+from timing import openvino_inference, precisions_here, time_in_turns, write_report
 
 REPO = Path(__file__).resolve().parents[1]
 WIDTHS = {"width 0.125": 0.125, "width 0.1875": 0.1875, "YOLOv8n (0.25)": 0.25, "YOLOv8s (0.5)": 0.5}
@@ -53,8 +50,6 @@ def contestants(pt: Path, onnx: Path, threads: int, precisions: list[str]) -> di
     import torch
     from ultralytics import YOLO
 
-    from polypdet.engine.backends import OpenVinoBackend
-
     net = YOLO(str(pt)).model.float().fuse(verbose=False).eval()
     tensor = torch.rand(1, 3, HEIGHT, WIDTH)
 
@@ -62,11 +57,9 @@ def contestants(pt: Path, onnx: Path, threads: int, precisions: list[str]) -> di
         with torch.inference_mode():
             return net(tensor)
 
-    pixels = np.random.default_rng(0).integers(0, 256, (1, HEIGHT, WIDTH, 3), dtype=np.uint8)
     runs: dict[str, Callable[[], Any]] = {"torch": run_torch}
     for precision in precisions:
-        backend = OpenVinoBackend(onnx, threads, precision)  # type: ignore[arg-type]
-        runs[f"openvino-{precision}"] = lambda backend=backend: backend.infer(pixels)
+        runs[f"openvino-{precision}"] = openvino_inference(onnx, threads, precision, HEIGHT, WIDTH)
     return runs
 
 
@@ -76,12 +69,11 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks/results/network_size.json")
     args = parser.parse_args()
 
-    from polypdet.engine.backends import cpu_has_bf16, cpu_name
     from polypdet.train.export import onnx_from_checkpoint
     from polypdet.train.torch_compat import prepare_ultralytics
 
     prepare_ultralytics(args.threads)
-    precisions = ["f32"] + (["bf16"] if cpu_has_bf16() else [])
+    precisions = precisions_here()
     runs: dict[str, Callable[[], Any]] = {}
     with tempfile.TemporaryDirectory() as scratch:
         for i, (name, width) in enumerate(WIDTHS.items()):
@@ -97,16 +89,8 @@ def main() -> int:
     for figures in results.values():
         for precision in precisions:
             figures[f"network_ratio_{precision}"] = round(figures[f"openvino-{precision}_ms"] / figures["torch_ms"], 3)
-    report = {
-        "what": f"network only, one {HEIGHT}x{WIDTH} input, random weights; OpenVINO's time over torch's",
-        "threads": args.threads,
-        "cpu": cpu_name(),
-        "date": time.strftime("%Y-%m-%d %H:%M"),
-        "results": results,
-    }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
-    print(json.dumps(results, indent=2))
+    what = f"network only, one {HEIGHT}x{WIDTH} input, random weights; OpenVINO's time over torch's"
+    write_report(args.out, what, args.threads, results)
     return 0
 
 

@@ -1,11 +1,16 @@
-"""Timing for the benchmarks that compare runtimes or variants in one process."""
+"""Shared by the network-only benchmarks (``head_width.py``, ``network_size.py``): timing in turns, one inference
+in polypdet's OpenVINO backend, and the report file."""
 
 from __future__ import annotations
 
+import json
 import statistics
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 
 def time_in_turns(runs: dict[str, Callable[[], Any]], rounds: int = 8, per_turn: int = 20) -> dict[str, float]:
@@ -21,3 +26,36 @@ def time_in_turns(runs: dict[str, Callable[[], Any]], rounds: int = 8, per_turn:
                 run()
                 times[name].append((time.perf_counter() - start) * 1000)
     return {name: round(statistics.median(values), 3) for name, values in times.items()}
+
+
+def precisions_here() -> list[str]:
+    """OpenVINO precisions worth timing on this CPU: f32, and bf16 where the CPU has it."""
+    from polypdet.engine.backends import cpu_has_bf16
+
+    return ["f32"] + (["bf16"] if cpu_has_bf16() else [])
+
+
+def openvino_inference(onnx: Path, threads: int, precision: str, height: int, width: int) -> Callable[[], Any]:
+    """One inference of ``onnx`` in polypdet's OpenVINO backend on random ``uint8`` pixels, as a callable."""
+    from polypdet.engine.backends import OpenVinoBackend
+
+    backend = OpenVinoBackend(onnx, threads, precision)  # type: ignore[arg-type]
+    pixels = np.random.default_rng(0).integers(0, 256, (1, height, width, 3), dtype=np.uint8)
+    return lambda: backend.infer(pixels)
+
+
+def write_report(out: Path, what: str, threads: int, results: dict[str, Any], **extra: Any) -> None:
+    """Write ``results`` with what was measured, where and when to ``out`` (JSON), and print them."""
+    from polypdet.engine.backends import cpu_name
+
+    report = {
+        "what": what,
+        **extra,
+        "threads": threads,
+        "cpu": cpu_name(),
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+        "results": results,
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps(results, indent=2))
