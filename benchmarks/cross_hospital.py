@@ -7,7 +7,7 @@ has it) on the training images of one hospital only, exports it as the shipped m
 (onnxruntime) with 95 % bootstrap intervals on every image of the other (never trained on) and on its own
 hospital's hold-out:
 
-- ``kvasir``: the 760 Kvasir-SEG training images (Oslo); scored on all 503 CVC-ClinicDB frames;
+- ``kvasir``: the 760 Kvasir-SEG training images (Norway); scored on all 503 CVC-ClinicDB frames;
 - ``clinicdb``: the 428 CVC-ClinicDB training frames (Barcelona); scored on all 880 Kvasir-SEG images.
 
 Run: ``.venv/bin/python benchmarks/cross_hospital.py [--train-on kvasir clinicdb] [--runs DIR]`` (needs the train
