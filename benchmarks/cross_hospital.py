@@ -17,16 +17,14 @@ writes ``benchmarks/results/cross_hospital.json``.
 
 from __future__ import annotations
 
-import argparse
 import os
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import yaml
-from timing import write_report
+from timing import REPO, arguments, write_report
 
-REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("POLYPDET_DATA", REPO.parent / "shared" / "data"))
 BOOTSTRAP = 1000
 
@@ -68,11 +66,9 @@ def score(onnx: Path, data: Path) -> dict[str, Any]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = arguments(__doc__, "cross_hospital")
     parser.add_argument("--train-on", nargs="+", choices=["kvasir", "clinicdb"], default=["kvasir", "clinicdb"])
     parser.add_argument("--runs", type=Path, default=Path.home() / ".cache/polypdet/runs")
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--out", type=Path, default=REPO / "benchmarks/results/cross_hospital.json")
     args = parser.parse_args()
 
     from polypdet.cli.prepare import default_prepared

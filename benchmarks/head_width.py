@@ -14,13 +14,11 @@ Run: ``.venv/bin/python benchmarks/head_width.py`` (needs the train extra; about
 
 from __future__ import annotations
 
-import argparse
 import tempfile
 from pathlib import Path
 
-from timing import openvino_inference, precisions_here, time_in_turns, write_report
+from timing import arguments, openvino_inference, precisions_here, time_in_turns, write_report
 
-REPO = Path(__file__).resolve().parents[1]
 VARIANTS = {"as shipped": (0, 0), "class 16": (16, 0), "class 16, box 32": (16, 32)}
 """Inner widths of the class and box branches (0: as the shipped model has it)."""
 SHAPE = (1, 3, 256, 320)
@@ -47,9 +45,7 @@ def time_variants(onnx: dict[str, Path], precision: str, threads: int) -> dict[s
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--out", type=Path, default=REPO / "benchmarks/results/head_width.json")
+    parser = arguments(__doc__, "head_width")
     args = parser.parse_args()
 
     from polypdet.engine.models import resolve_model

@@ -213,6 +213,7 @@ class Child:
     def finish(self) -> dict:
         self.info |= self._ask("")
         self.process.wait()
+        self.stderr.close()
         return self.info
 
 

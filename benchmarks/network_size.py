@@ -18,15 +18,13 @@ Run: ``.venv/bin/python benchmarks/network_size.py`` (needs the train extra; abo
 
 from __future__ import annotations
 
-import argparse
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from timing import openvino_inference, precisions_here, time_in_turns, write_report
+from timing import arguments, openvino_inference, precisions_here, time_in_turns, write_report
 
-REPO = Path(__file__).resolve().parents[1]
 WIDTHS = {"width 0.125": 0.125, "width 0.1875": 0.1875, "YOLOv8n (0.25)": 0.25, "YOLOv8s (0.5)": 0.5}
 """ultralytics' width multiple of each variant (depth stays YOLOv8n/s's 0.33)."""
 HEIGHT, WIDTH = 256, 320
@@ -64,9 +62,7 @@ def contestants(pt: Path, onnx: Path, threads: int, precisions: list[str]) -> di
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--out", type=Path, default=REPO / "benchmarks/results/network_size.json")
+    parser = arguments(__doc__, "network_size")
     args = parser.parse_args()
 
     from polypdet.train.export import onnx_from_checkpoint

@@ -1,8 +1,10 @@
-"""Shared by the network-only benchmarks (``head_width.py``, ``network_size.py``): timing in turns, one inference
-in polypdet's OpenVINO backend, and the report file."""
+"""Shared by the benchmarks that time networks or train models (``head_width.py``, ``network_size.py``,
+``cross_hospital.py``): their common arguments, timing in turns, one inference in polypdet's OpenVINO backend, and
+the report file."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import statistics
 import time
@@ -11,6 +13,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def arguments(doc: str, result: str) -> argparse.ArgumentParser:
+    """A parser described by ``doc``'s first line, with ``--threads`` and ``--out`` (default
+    ``benchmarks/results/<result>.json``)."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / f"{result}.json")
+    return parser
 
 
 def time_in_turns(runs: dict[str, Callable[[], Any]], rounds: int = 8, per_turn: int = 20) -> dict[str, float]:
