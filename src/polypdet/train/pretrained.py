@@ -49,6 +49,21 @@ def build_checkpoint(onnx_path: Path, out_path: Path, calibration: Sequence[Path
     With ``calibration`` images, batch norms get their real statistics at ``imgsz`` (see the module's text).
     """
     import torch
+
+    net = rebuild_network(onnx_path)
+    if calibration:
+        calibrate_batch_norm(net, calibration, imgsz)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(
+        {"model": net.half(), "train_args": {}, "epoch": -1, "optimizer": None, "date": None},
+        out_path,
+    )
+    return out_path
+
+
+def rebuild_network(onnx_path: Path) -> Any:
+    """The ultralytics ``DetectionModel`` of a YOLOv8n ONNX export, in fp32, with identity batch norms."""
+    import torch
     from ultralytics.nn.tasks import DetectionModel
 
     tensors = onnx_tensors(onnx_path)
@@ -89,14 +104,7 @@ def build_checkpoint(onnx_path: Path, out_path: Path, calibration: Sequence[Path
     for module in net.modules():
         if isinstance(module, torch.nn.BatchNorm2d):
             module.eps = 1e-3
-    if calibration:
-        calibrate_batch_norm(net, calibration, imgsz)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(
-        {"model": net.half(), "train_args": {}, "epoch": -1, "optimizer": None, "date": None},
-        out_path,
-    )
-    return out_path
+    return net
 
 
 def cached_checkpoint(onnx_path: Path) -> Path:
