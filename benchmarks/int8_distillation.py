@@ -24,9 +24,12 @@ import os
 import tempfile
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from timing import REPO, arguments, write_report
+
+if TYPE_CHECKING:
+    from polypdet.engine.models import ModelInfo
 
 DATA = Path(os.environ.get("POLYPDET_DATA", REPO.parent / "shared" / "data"))
 BLANK_FRAMES = 120  # the polyp-free frames the shipped model trained on
@@ -76,27 +79,26 @@ def training_batches(data_yaml: Path, imgsz: int, seed: int, scratch: Path) -> A
     return build_dataloader(images, 16, workers=2, shuffle=True)
 
 
-def int8_figures(network: Any, imgsz: int, holdout: Path, scratch: Path) -> dict[str, Any]:
-    """``network`` (quantised, eval mode) as an OpenVINO IR, scored in int8 on each held-out set."""
+def int8_figures(network: Any, info: ModelInfo, holdout: Path, scratch: Path) -> dict[str, Any]:
+    """``network`` (quantised, eval mode) as the int8 IR of ``info``, scored on each held-out set."""
     import openvino as ov
     import torch
 
     from polypdet.engine.detector import Detector
-    from polypdet.engine.models import resolve_model
-    from polypdet.evaluation.run import evaluate_detector
+    from polypdet.evaluation.holdout import map_figures
     from polypdet.io.datasets import load_dataset
 
     head = network.model[-1]
     head.export, head.format = True, "onnx"  # the decoded (1, 4 + classes, anchors) output, as the ONNX file has
     xml = scratch / "int8.xml"
-    example = torch.zeros(1, 3, imgsz, imgsz)
+    example = torch.zeros(1, 3, info.input_size, info.input_size)
     ov.save_model(ov.convert_model(network, example_input=example, input=[1, 3, -1, -1]), str(xml), False)
     head.export = False
-    detector = Detector(replace(resolve_model(), int8_path=xml), backend="openvino", precision="int8")
-    figures = {}
-    for name in sorted(p.name for p in holdout.iterdir()):
-        result, _, _ = evaluate_detector(detector, load_dataset(holdout / name), 0.25)
-        figures[f"{name}_holdout"] = {"map50": round(result.map50, 4), "map50_95": round(result.map50_95, 4)}
+    detector = Detector(replace(info, int8_path=xml), backend="openvino", precision="int8")
+    figures = {
+        f"{name}_holdout": map_figures(detector, load_dataset(holdout / name))
+        for name in sorted(p.name for p in holdout.iterdir())
+    }
     print(figures, flush=True)
     return figures
 
@@ -116,11 +118,9 @@ def main() -> int:
     import torch
 
     from polypdet.engine.models import resolve_model
-    from polypdet.engine.preprocess import letterbox, to_input_tensor
-    from polypdet.io.images import read_image
     from polypdet.train.prepare import prepare_data
     from polypdet.train.pretrained import rebuild_network
-    from polypdet.train.quantize import calibration_images
+    from polypdet.train.quantize import calibration_images, calibration_tensor
 
     nncf.set_log_level(logging.WARNING)
     torch.manual_seed(args.seed)
@@ -130,9 +130,7 @@ def main() -> int:
     teacher = rebuild_network(shipped.onnx_path).fuse(verbose=False).eval()
     teacher.model[-1].dynamic = True  # anchors made in every call, so that tracing and calibration see them
     images = calibration_images(list((data_yaml.parent / "images" / "train").iterdir()))
-    dataset = nncf.Dataset(
-        images, lambda path: torch.from_numpy(to_input_tensor([letterbox(read_image(path), (imgsz, imgsz))[0]]))
-    )
+    dataset = nncf.Dataset(images, lambda path: torch.from_numpy(calibration_tensor(path, imgsz)))
     student = nncf.quantize(
         teacher,
         dataset,
@@ -149,7 +147,7 @@ def main() -> int:
         }
     }
     with tempfile.TemporaryDirectory(prefix="polypdet-distil-") as scratch:
-        results["calibration alone"] = int8_figures(student, imgsz, holdout, Path(scratch))
+        results["calibration alone"] = int8_figures(student, shipped, holdout, Path(scratch))
         batches = training_batches(data_yaml, imgsz, args.seed, Path(scratch))
         teacher.train().requires_grad_(False)  # train mode: the head returns its raw logits
         weights = [p for p in student.parameters() if p.requires_grad]
@@ -166,7 +164,7 @@ def main() -> int:
                 loss.backward()
                 optimizer.step()
                 schedule.step()
-            results[f"epoch {epoch}"] = int8_figures(student.eval(), imgsz, holdout, Path(scratch))
+            results[f"epoch {epoch}"] = int8_figures(student.eval(), shipped, holdout, Path(scratch))
     what = "int8 held-out figures of the shipped model quantised by NNCF and fine-tuned by distillation from fp32"
     write_report(args.out, what, args.threads, results, epochs=args.epochs, lr=args.lr, seed=args.seed)
     return 0

@@ -22,6 +22,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
 FLOAT_SCOPE = (r"/model\.0/.*", r"/model\.22/(?!cv[23]\.).*")
 """The first convolution, and the detect head's nodes outside its convolution branches (``cv2`` boxes, ``cv3``
 classes)."""
@@ -57,16 +60,21 @@ def calibration_images(train_images: Sequence[Path], count: int = CALIBRATION_IM
     return ordered[:: max(1, len(ordered) // count)][:count]
 
 
+def calibration_tensor(path: Path, imgsz: int) -> npt.NDArray[np.float32]:
+    """One calibration image as the ONNX model takes it: letterboxed to an ``imgsz`` square, float NCHW in 0..1."""
+    from polypdet.engine.preprocess import letterbox, to_input_tensor
+    from polypdet.io.images import read_image
+
+    return to_input_tensor([letterbox(read_image(path), (imgsz, imgsz))[0]])
+
+
 def quantize_openvino(onnx_path: Path, images: Sequence[Path], imgsz: int, out_xml: Path) -> Path:
     """Write an int8 OpenVINO IR of ``onnx_path`` calibrated on ``images`` letterboxed to ``imgsz``."""
     import nncf
     import openvino as ov
 
-    from polypdet.engine.preprocess import letterbox, to_input_tensor
-    from polypdet.io.images import read_image
-
     model = ov.convert_model(str(onnx_path))  # x * sigmoid(x) fused into Swish (module doc)
-    dataset = nncf.Dataset(list(images), lambda path: to_input_tensor([letterbox(read_image(path), (imgsz, imgsz))[0]]))
+    dataset = nncf.Dataset(list(images), lambda path: calibration_tensor(path, imgsz))
     quantized = nncf.quantize(
         model,
         dataset,
