@@ -21,7 +21,7 @@ $(SERVE_STAMP): pyproject.toml | $(BIN)/python
 	touch $@
 
 $(DEV_STAMP): pyproject.toml $(SERVE_STAMP)
-	$(BIN)/pip install -q -e '.[serve,s3,dev,train]'
+	$(BIN)/pip install -q -e '.[serve,s3,dev,train,export]'
 	$(HEADLESS_OPENCV)
 	touch $@
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import tempfile
 from dataclasses import replace
 from pathlib import Path
 
@@ -40,11 +41,15 @@ def run(args: argparse.Namespace) -> int:
     from polypdet.engine.detector import Detector, DetectParams
     from polypdet.engine.models import resolve_model
     from polypdet.train.export import (
+        NOT_CHECKED,
         NOT_RUNNABLE,
         ExportError,
+        coreml_from_onnx,
         images_for_parity,
         openvino_from_onnx,
         parity,
+        static_onnx,
+        tflite_from_onnx,
         ultralytics_detections,
     )
 
@@ -55,22 +60,41 @@ def run(args: argparse.Namespace) -> int:
     except (FileNotFoundError, ExportError) as error:
         raise CliError(str(error)) from None
     args.out.mkdir(parents=True, exist_ok=True)
-    images = images_for_parity(_check_images(args.check_images))
     size = args.imgsz or source.input_size
-    if args.format == "onnx":
-        target = args.out / f"{source.name}.onnx"
-        shutil.copyfile(source.onnx_path, target)
-        if not str(args.model or "").endswith(".pt"):
-            print(f"wrote {target} (the model already is ONNX: nothing to check)")
+    params = DetectParams(conf=0.1)
+    try:
+        if args.format == "coreml":
+            target = coreml_from_onnx(source.onnx_path, args.out / f"{source.name}.mlpackage", size)
+            print(f"wrote {target}")
+            print(f"parity not checked: {NOT_CHECKED['coreml']}")
             return 0
-        reference = ultralytics_detections(Path(args.model), images, size, conf=0.1)
-        exported = Detector(source, backend="onnxruntime", imgsz=size).detect_batch(images, DetectParams(conf=0.1))
-    else:
-        target = openvino_from_onnx(source.onnx_path, args.out / f"{source.name}_openvino")
-        reference = Detector(source, backend="onnxruntime", imgsz=size).detect_batch(images, DetectParams(conf=0.1))
-        exported = Detector(
-            replace(source, onnx_path=target), backend="openvino", precision="f32", imgsz=size
-        ).detect_batch(images, DetectParams(conf=0.1))
+        images = images_for_parity(_check_images(args.check_images))
+        if args.format == "onnx":
+            target = args.out / f"{source.name}.onnx"
+            shutil.copyfile(source.onnx_path, target)
+            if not str(args.model or "").endswith(".pt"):
+                print(f"wrote {target} (the model already is ONNX: nothing to check)")
+                return 0
+            reference = ultralytics_detections(Path(args.model), images, size, conf=params.conf)
+            exported = Detector(source, backend="onnxruntime", imgsz=size).detect_batch(images, params)
+        elif args.format == "openvino":
+            reference = Detector(source, backend="onnxruntime", imgsz=size).detect_batch(images, params)
+            target = openvino_from_onnx(source.onnx_path, args.out / f"{source.name}_openvino")
+            exported = Detector(
+                replace(source, onnx_path=target), backend="openvino", precision="f32", imgsz=size
+            ).detect_batch(images, params)
+        else:  # tflite: its input is fixed, so it is checked against the ONNX model fixed at the same input
+            with tempfile.TemporaryDirectory(prefix="polypdet-export-") as scratch:
+                static = static_onnx(source.onnx_path, size, Path(scratch) / f"{source.name}.onnx")
+                reference = Detector(replace(source, onnx_path=static), backend="onnxruntime", imgsz=size).detect_batch(
+                    images, params
+                )
+                target = tflite_from_onnx(static, args.out / f"{source.name}.tflite", images)
+            exported = Detector(replace(source, onnx_path=target), backend="litert", imgsz=size).detect_batch(
+                images, params
+            )
+    except ExportError as error:
+        raise CliError(str(error)) from None
     report = parity(reference, exported)
     print(f"wrote {target}")
     print(

@@ -1,7 +1,8 @@
-"""Inference backends: OpenVINO where installed, onnxruntime always.
+"""Inference backends: OpenVINO where installed, onnxruntime always, LiteRT for exported ``.tflite`` files.
 
 Each turns letterboxed RGB ``uint8`` images into the tensor it takes (:meth:`Backend.tensor`): onnxruntime a float32
-NCHW batch in 0..1, OpenVINO the ``uint8`` NHWC pixels themselves, which its compiled graph converts.
+NCHW batch in 0..1, LiteRT the same in NHWC, OpenVINO the ``uint8`` NHWC pixels themselves, which its compiled graph
+converts.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from polypdet.engine.allocator import tune_allocator
 from polypdet.engine.models import ModelInfo
 from polypdet.engine.preprocess import to_input_tensor
 
-BackendName = Literal["auto", "openvino", "onnxruntime"]
+BackendName = Literal["auto", "openvino", "onnxruntime", "litert"]
 Precision = Literal["f32", "bf16", "int8", "auto"]
 """OpenVINO inference precision. ``int8`` runs the model's int8 IR (:attr:`ModelInfo.int8_path`), its float parts
 (first convolution, box decoding) in f32 on every CPU, so that its boxes and the card's figures for it do not depend
@@ -89,6 +90,39 @@ class OnnxRuntimeBackend:
 
     def infer(self, batch: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
         return np.asarray(self._session.run(None, {self._input: batch})[0], dtype=np.float32)
+
+    def infer_many(self, tensors: Sequence[npt.NDArray[np.float32]]) -> list[npt.NDArray[np.float32]]:
+        return [self.infer(t) for t in tensors]
+
+
+class LiteRtBackend:
+    """A ``.tflite`` export (``polypdet export --format tflite``) on LiteRT's CPU kernels (XNNPACK), fp32.
+
+    Its input size is fixed at export, so images are letterboxed to the square input.
+    """
+
+    name = "litert"
+    dynamic_shape = False
+    precision = "f32"
+
+    def __init__(self, model_path: Path, threads: int | None = None) -> None:
+        from ai_edge_litert.interpreter import Interpreter
+
+        self._interpreter = Interpreter(model_path=str(model_path), num_threads=threads or default_threads())
+        self._interpreter.allocate_tensors()
+        self._input = self._interpreter.get_input_details()[0]["index"]
+        self._output = self._interpreter.get_output_details()[0]["index"]
+
+    def tensor(self, images: Sequence[npt.NDArray[np.uint8]]) -> npt.NDArray[np.float32]:
+        return np.stack(images).astype(np.float32) * np.float32(1 / 255)
+
+    def infer(self, batch: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        outputs = []
+        for image in batch:
+            self._interpreter.set_tensor(self._input, image[None])
+            self._interpreter.invoke()
+            outputs.append(np.array(self._interpreter.get_tensor(self._output), dtype=np.float32))
+        return np.concatenate(outputs)
 
     def infer_many(self, tensors: Sequence[npt.NDArray[np.float32]]) -> list[npt.NDArray[np.float32]]:
         return [self.infer(t) for t in tensors]
@@ -249,6 +283,10 @@ def load_backend(
             if precision not in ("f32", "auto"):
                 raise BackendError(f"onnxruntime runs the fp32 model only, not {precision} (use --backend openvino)")
             return OnnxRuntimeBackend(model.onnx_path, threads)
+        if name == "litert":
+            if precision not in ("f32", "auto"):
+                raise BackendError(f"LiteRT runs the fp32 .tflite export only, not {precision}")
+            return LiteRtBackend(model.onnx_path, threads)
     except ImportError as error:
         raise BackendError(f"backend {name} is not installed: {error}") from error
-    raise BackendError(f"unknown backend {name!r} (choose auto, openvino or onnxruntime)")
+    raise BackendError(f"unknown backend {name!r} (choose auto, openvino, onnxruntime or litert)")

@@ -1,14 +1,16 @@
-"""Export trained weights: ONNX (the engine's format), OpenVINO IR, and ultralytics' other formats.
+"""Export trained weights: ONNX (the engine's format), OpenVINO IR, TFLite and Core ML.
 
 Every export that can run here is checked against its source: the same images through both must give
-the same boxes (:func:`parity`).
+the same boxes (:func:`parity`). Core ML runs only on Apple platforms, TensorRT engines need an NVIDIA GPU.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib.util
 import logging
+import os
 import shutil
 import sys
 import tempfile
@@ -21,12 +23,11 @@ import numpy.typing as npt
 
 from polypdet.detections import Detections
 
-RUNNABLE_HERE = {"onnx", "openvino"}
-NOT_RUNNABLE = {
-    "coreml": "Core ML models run only on Apple platforms (export works where coremltools installs)",
-    "tflite": "needs TensorFlow and onnx2tf, which the train extra does not install",
-    "engine": "TensorRT needs an NVIDIA GPU",
-}
+NOT_RUNNABLE = {"engine": "TensorRT needs an NVIDIA GPU"}
+NOT_CHECKED = {"coreml": "Core ML models run only on Apple platforms"}
+ONNX2TF_SAMPLES = "calibration_image_sample_data_20x128x128x3_float32.npy"
+"""The 20 images (128 px, RGB, 0..1) that onnx2tf checks its layout changes on; it downloads them unless this file
+is in its working directory."""
 
 
 class ExportError(RuntimeError):
@@ -86,6 +87,71 @@ def openvino_from_onnx(onnx_path: Path, out_dir: Path) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / f"{onnx_path.stem}.xml"
     ov.save_model(ov.convert_model(str(onnx_path)), str(target), compress_to_fp16=False)
+    return target
+
+
+def static_onnx(onnx_path: Path, imgsz: int, target: Path) -> Path:
+    """``onnx_path`` with a fixed ``1 x 3 x imgsz x imgsz`` input and its shape arithmetic folded (onnxruntime's
+    basic level): what formats with a fixed input are converted from, and checked against."""
+    import onnx
+    import onnxruntime as ort
+
+    model = onnx.load(str(onnx_path))
+    for dim, size in zip(model.graph.input[0].type.tensor_type.shape.dim, (1, 3, imgsz, imgsz), strict=True):
+        dim.Clear()
+        dim.dim_value = size
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+    options.optimized_model_filepath = str(target)
+    ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    return target
+
+
+def tflite_from_onnx(static_path: Path, target: Path, samples: Sequence[npt.NDArray[np.uint8]]) -> Path:
+    """Convert a :func:`static_onnx` model to an fp32 TFLite file by onnx2tf (the export extra; it cannot convert
+    YOLOv8's dynamic anchors). onnx2tf rewrites its input file, so it gets a copy, and its sample images are made
+    from ``samples``."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ start-up lines
+    try:
+        import onnx2tf
+    except ImportError as error:
+        raise ExportError(f"tflite export needs the export extra (pip install 'polypdet[export]'): {error}") from None
+    static_path, target = static_path.resolve(), target.resolve()
+    with tempfile.TemporaryDirectory(prefix="polypdet-tflite-") as scratch, contextlib.chdir(scratch):
+        shutil.copyfile(static_path, "model.onnx")
+        np.save(ONNX2TF_SAMPLES, _onnx2tf_samples(samples))
+        with contextlib.redirect_stdout(sys.stderr):
+            onnx2tf.convert(
+                input_onnx_file_path="model.onnx", output_folder_path="tf", not_use_onnxsim=True, non_verbose=True
+            )
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move("tf/model_float32.tflite", target)
+    return target
+
+
+def _onnx2tf_samples(images: Sequence[npt.NDArray[np.uint8]]) -> npt.NDArray[np.float32]:
+    import cv2
+
+    resized = [cv2.resize(images[i % len(images)], (128, 128), interpolation=cv2.INTER_AREA) for i in range(20)]
+    return np.stack(resized).astype(np.float32) / 255
+
+
+def coreml_from_onnx(onnx_path: Path, target: Path, imgsz: int) -> Path:
+    """Convert a YOLOv8 ONNX export to a Core ML package through its rebuilt ultralytics network (train extra and
+    coremltools, which converts on Linux too)."""
+    if importlib.util.find_spec("coremltools") is None:
+        raise ExportError("coreml export needs coremltools (pip install 'polypdet[export]')")
+    from polypdet.train.pretrained import build_checkpoint
+
+    with ultralytics_on_stderr(), tempfile.TemporaryDirectory(prefix="polypdet-coreml-") as scratch:
+        from ultralytics import YOLO
+
+        checkpoint = build_checkpoint(onnx_path, Path(scratch) / f"{target.stem}.pt", imgsz=imgsz)
+        exported = YOLO(str(checkpoint)).export(format="coreml", imgsz=imgsz, nms=False)
+        if target.exists():
+            shutil.rmtree(target)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(exported, target)
     return target
 
 
