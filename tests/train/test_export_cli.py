@@ -48,30 +48,50 @@ def test_onnx_export_from_a_checkpoint_matches_ultralytics(data: Path, tmp_path:
     assert "parity" in done.stdout, done.stdout + done.stderr
 
 
-def test_tflite_export_matches_onnx_at_its_fixed_input(data: Path, tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def tflite_export(
+    data: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[subprocess.CompletedProcess[str], Path]:
+    """``polypdet export --format tflite`` of the shipped model, run once: its output and its folder."""
     pytest.importorskip("onnx2tf", reason="the export extra is not installed")
-    model = Path("models/polyp-yolov8n/model.onnx")
-    before = model.read_bytes()
+    out = tmp_path_factory.mktemp("tflite")
     done = polypdet(
-        "export", "--format", "tflite", "--out", str(tmp_path), "--check-images", str(data / "cvc-clinicdb/images/val")
+        "export", "--format", "tflite", "--out", str(out), "--check-images", str(data / "cvc-clinicdb/images/val")
     )
+    return done, out
+
+
+def test_tflite_export_matches_onnx_at_its_fixed_input(
+    tflite_export: tuple[subprocess.CompletedProcess[str], Path],
+) -> None:
+    done, out = tflite_export
     assert done.returncode == 0, done.stdout + done.stderr
     assert "OK" in done.stdout
-    assert (tmp_path / "polyp-yolov8n.tflite").stat().st_size > 1_000_000
-    assert model.read_bytes() == before  # onnx2tf rewrites the file it converts: never the shipped model
+    assert (out / "polyp-yolov8n.tflite").stat().st_size > 1_000_000
 
 
-def test_litert_backend_runs_a_tflite_export(tmp_path: Path, polyp_image: np.ndarray) -> None:
-    """The engine's LiteRT backend finds the same polyp in the export as onnxruntime in the source."""
-    pytest.importorskip("onnx2tf", reason="the export extra is not installed")
-    from polypdet.engine.detector import Detector
-    from polypdet.engine.models import resolve_model
-    from polypdet.train.export import static_onnx, tflite_from_onnx
+def test_tflite_export_leaves_the_shipped_model_alone(
+    tflite_export: tuple[subprocess.CompletedProcess[str], Path],
+) -> None:
+    """onnx2tf rewrites the ONNX file it converts: it must never be the shipped model."""
+    from polypdet.engine.models import resolve_model, sha256_of
 
     source = resolve_model(None)
-    static = static_onnx(source.onnx_path, 320, tmp_path / "static.onnx")
-    tflite = tflite_from_onnx(static, tmp_path / "model.tflite", [polyp_image])
+    assert sha256_of(source.onnx_path) == source.sha256
+
+
+def test_litert_backend_runs_the_tflite_export(
+    tflite_export: tuple[subprocess.CompletedProcess[str], Path], tmp_path: Path, polyp_image: np.ndarray
+) -> None:
+    """The engine's LiteRT backend finds the same polyp in the export as onnxruntime in the ONNX model."""
+    from polypdet.engine.detector import Detector
+    from polypdet.engine.models import resolve_model
+    from polypdet.train.export import static_onnx
+
+    source = resolve_model(None)
+    static = static_onnx(source.onnx_path, source.input_size, tmp_path / "static.onnx")
     reference = Detector(replace(source, onnx_path=static), backend="onnxruntime").detect(polyp_image)
+    tflite = tflite_export[1] / "polyp-yolov8n.tflite"
     exported = Detector(replace(source, onnx_path=tflite), backend="litert").detect(polyp_image)
     assert len(reference) >= 1 and len(exported) == len(reference)
     np.testing.assert_allclose(exported.xyxy, reference.xyxy, atol=0.5)

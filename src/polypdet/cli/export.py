@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
         NOT_CHECKED,
         NOT_RUNNABLE,
         ExportError,
-        coreml_from_onnx,
+        coreml_export,
         images_for_parity,
         openvino_from_onnx,
         parity,
@@ -61,35 +61,37 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(str(error)) from None
     args.out.mkdir(parents=True, exist_ok=True)
     size = args.imgsz or source.input_size
+    checkpoint = Path(args.model) if str(args.model or "").endswith(".pt") else None
+    name = checkpoint.stem if checkpoint else source.name
     params = DetectParams(conf=0.1)
     try:
         if args.format == "coreml":
-            target = coreml_from_onnx(source.onnx_path, args.out / f"{source.name}.mlpackage", size)
+            target = coreml_export(checkpoint or source.onnx_path, args.out / f"{name}.mlpackage", size)
             print(f"wrote {target}")
             print(f"parity not checked: {NOT_CHECKED['coreml']}")
             return 0
         images = images_for_parity(_check_images(args.check_images))
         if args.format == "onnx":
-            target = args.out / f"{source.name}.onnx"
+            target = args.out / f"{name}.onnx"
             shutil.copyfile(source.onnx_path, target)
-            if not str(args.model or "").endswith(".pt"):
+            if checkpoint is None:
                 print(f"wrote {target} (the model already is ONNX: nothing to check)")
                 return 0
-            reference = ultralytics_detections(Path(args.model), images, size, conf=params.conf)
+            reference = ultralytics_detections(checkpoint, images, size, conf=params.conf)
             exported = Detector(source, backend="onnxruntime", imgsz=size).detect_batch(images, params)
         elif args.format == "openvino":
             reference = Detector(source, backend="onnxruntime", imgsz=size).detect_batch(images, params)
-            target = openvino_from_onnx(source.onnx_path, args.out / f"{source.name}_openvino")
+            target = openvino_from_onnx(source.onnx_path, args.out / f"{name}_openvino")
             exported = Detector(
                 replace(source, onnx_path=target), backend="openvino", precision="f32", imgsz=size
             ).detect_batch(images, params)
         else:  # tflite: its input is fixed, so it is checked against the ONNX model fixed at the same input
             with tempfile.TemporaryDirectory(prefix="polypdet-export-") as scratch:
-                static = static_onnx(source.onnx_path, size, Path(scratch) / f"{source.name}.onnx")
+                static = static_onnx(source.onnx_path, size, Path(scratch) / f"{name}.onnx")
                 reference = Detector(replace(source, onnx_path=static), backend="onnxruntime", imgsz=size).detect_batch(
                     images, params
                 )
-                target = tflite_from_onnx(static, args.out / f"{source.name}.tflite", images)
+                target = tflite_from_onnx(static, args.out / f"{name}.tflite", images)
             exported = Detector(replace(source, onnx_path=target), backend="litert", imgsz=size).detect_batch(
                 images, params
             )
@@ -97,6 +99,9 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(str(error)) from None
     report = parity(reference, exported)
     print(f"wrote {target}")
+    if report.compared == 0:
+        print(f"parity not checked: no boxes on the {report.images} images (give --check-images with what it finds)")
+        return 1
     print(
         f"parity on {report.images} images, {report.compared} boxes compared, "
         f"min IoU {report.min_iou:.4f}, max confidence difference {report.max_conf_diff:.4f}: "

@@ -136,9 +136,9 @@ def _onnx2tf_samples(images: Sequence[npt.NDArray[np.uint8]]) -> npt.NDArray[np.
     return np.stack(resized).astype(np.float32) / 255
 
 
-def coreml_from_onnx(onnx_path: Path, target: Path, imgsz: int) -> Path:
-    """Convert a YOLOv8 ONNX export to a Core ML package through its rebuilt ultralytics network (train extra and
-    coremltools, which converts on Linux too)."""
+def coreml_export(source: Path, target: Path, imgsz: int) -> Path:
+    """A Core ML package of an ultralytics ``.pt``, or of a YOLOv8 ONNX export through its rebuilt network (the
+    train extra and coremltools, which converts on Linux too)."""
     if importlib.util.find_spec("coremltools") is None:
         raise ExportError("coreml export needs coremltools (pip install 'polypdet[export]')")
     from polypdet.train.pretrained import build_checkpoint
@@ -146,7 +146,16 @@ def coreml_from_onnx(onnx_path: Path, target: Path, imgsz: int) -> Path:
     with ultralytics_on_stderr(), tempfile.TemporaryDirectory(prefix="polypdet-coreml-") as scratch:
         from ultralytics import YOLO
 
-        checkpoint = build_checkpoint(onnx_path, Path(scratch) / f"{target.stem}.pt", imgsz=imgsz)
+        checkpoint = Path(scratch) / f"{target.stem}.pt"
+        if source.suffix == ".pt":
+            shutil.copyfile(source, checkpoint)  # ultralytics writes its export beside the checkpoint
+        else:
+            try:
+                build_checkpoint(source, checkpoint, imgsz=imgsz)
+            except (KeyError, ValueError, RuntimeError) as error:
+                raise ExportError(
+                    f"{source.name} is not a YOLOv8n export that can be rebuilt for Core ML ({error}); give its .pt"
+                ) from None
         exported = YOLO(str(checkpoint)).export(format="coreml", imgsz=imgsz, nms=False)
         if target.exists():
             shutil.rmtree(target)
