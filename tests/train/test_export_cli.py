@@ -114,3 +114,11 @@ def test_tensorrt_export_says_why_it_cannot_run_here() -> None:
     done = polypdet("export", "--format", "engine")
     assert done.returncode == 2
     assert "cannot be produced and checked on this machine: TensorRT needs an NVIDIA GPU" in done.stderr
+
+
+def test_an_input_size_the_network_cannot_take_is_one_line() -> None:
+    done = polypdet("export", "--format", "openvino", "--imgsz", "300")
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "polypdet export: error: input size must be a multiple of 32 from 32 to 2048, got 300"
+    ]

@@ -38,7 +38,7 @@ def _check_images(folder: Path | None) -> list[Path]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from polypdet.engine.detector import Detector, DetectParams
+    from polypdet.engine.detector import Detector, DetectParams, InputSizeError, check_input_size
     from polypdet.engine.models import resolve_model
     from polypdet.train.export import (
         NOT_CHECKED,
@@ -59,8 +59,11 @@ def run(args: argparse.Namespace) -> int:
         source = resolve_model(args.model)
     except (FileNotFoundError, ExportError) as error:
         raise CliError(str(error)) from None
+    try:
+        size = check_input_size(args.imgsz or source.input_size)
+    except InputSizeError as error:
+        raise CliError(str(error)) from None
     args.out.mkdir(parents=True, exist_ok=True)
-    size = args.imgsz or source.input_size
     checkpoint = Path(args.model) if str(args.model or "").endswith(".pt") else None
     name = checkpoint.stem if checkpoint else source.name
     params = DetectParams(conf=0.1)
