@@ -122,3 +122,13 @@ def test_an_input_size_the_network_cannot_take_is_one_line() -> None:
     assert done.stderr.strip().splitlines() == [
         "polypdet export: error: input size must be a multiple of 32 from 32 to 2048, got 300"
     ]
+
+
+def test_what_onnx2tf_cannot_convert_is_an_export_error(tmp_path: Path) -> None:
+    """The dynamic ONNX model itself (its anchors come from the input's shape) is what onnx2tf refuses."""
+    pytest.importorskip("onnx2tf", reason="the export extra is not installed")
+    from polypdet.engine.models import resolve_model
+    from polypdet.train.export import ExportError, tflite_from_onnx
+
+    with pytest.raises(ExportError, match=r"onnx2tf could not convert model.onnx \(\w+; its log above says where\)"):
+        tflite_from_onnx(resolve_model(None).onnx_path, tmp_path / "x.tflite", [np.zeros((64, 64, 3), np.uint8)])

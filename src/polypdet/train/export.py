@@ -121,9 +121,17 @@ def tflite_from_onnx(static_path: Path, target: Path, samples: Sequence[npt.NDAr
         shutil.copyfile(static_path, "model.onnx")
         np.save(ONNX2TF_SAMPLES, _onnx2tf_samples(samples))
         with contextlib.redirect_stdout(sys.stderr):
-            onnx2tf.convert(
-                input_onnx_file_path="model.onnx", output_folder_path="tf", not_use_onnxsim=True, non_verbose=True
-            )
+            try:
+                onnx2tf.convert(
+                    input_onnx_file_path="model.onnx", output_folder_path="tf", not_use_onnxsim=True, non_verbose=True
+                )
+            except (Exception, SystemExit) as error:  # onnx2tf exits on what it cannot convert
+                reason = type(error).__name__
+                raise ExportError(
+                    f"onnx2tf could not convert {static_path.name} ({reason}; its log above says where)"
+                ) from None
+        if not Path("tf/model_float32.tflite").exists():
+            raise ExportError(f"onnx2tf wrote no TFLite file for {static_path.name}")
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.move("tf/model_float32.tflite", target)
     return target
