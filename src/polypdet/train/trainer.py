@@ -33,7 +33,7 @@ class TrainRecipe:
     degrees: float = 0.0
     scale: float = 0.5
     multi_scale: float = 0.0  # each batch resized to a random size in imgsz x (1 +- this), in steps of 32; its one
-    # run (1.4.0, 0.25) held Kvasir up when served at 384-448 but lost at 320 (README): off, to reproduce 1.1.0
+    # run (1.4.0, 0.25) held Kvasir up when served at 384-448 but lost at 320 (docs/model-history.md): off, as in 1.1.0
     mixup: float = 0.0
     patience: int = 0  # no early stop: the last epoch is the shipped one, not a val-selected one
     val: bool = False  # no held-out scoring after each epoch (~10 s each): nothing is selected on it
