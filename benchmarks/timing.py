@@ -1,6 +1,6 @@
-"""Shared by the benchmarks that time networks or train models (``head_width.py``, ``network_size.py``,
-``cross_hospital.py``, ``int8_distillation.py``): their common arguments, timing in turns, one inference in
-polypdet's OpenVINO backend, and the report file."""
+"""Shared by the benchmarks that time networks, train or score models (``head_width.py``, ``network_size.py``,
+``cross_hospital.py``, ``int8_distillation.py``, ``image_shifts.py``): their common arguments, timing in turns, one
+inference in polypdet's OpenVINO backend, and the report file."""
 
 from __future__ import annotations
 
