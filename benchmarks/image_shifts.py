@@ -121,6 +121,7 @@ def main() -> int:
     from polypdet.cli.prepare import default_prepared
     from polypdet.engine.detector import Detector
     from polypdet.engine.models import resolve_model
+    from polypdet.evaluation.holdout import rounded_maps
     from polypdet.evaluation.metrics import bootstrap_maps, evaluate
     from polypdet.evaluation.run import predict_dataset
     from polypdet.io.datasets import load_dataset
@@ -134,16 +135,13 @@ def main() -> int:
         items = load_dataset(holdout / name)
         truths = [item.boxes for item in items]
         unchanged = predict_dataset(detector, items)
-        as_is, _ = evaluate(truths, unchanged, 0.25)
-        figures: dict[str, Any] = {"as is": {"map50": round(as_is.map50, 4), "map50_95": round(as_is.map50_95, 4)}}
+        figures: dict[str, Any] = {"as is": rounded_maps(evaluate(truths, unchanged, 0.25)[0])}
         for label, shift in SHIFTS.items():
             with tempfile.TemporaryDirectory(prefix="polypdet-shift-") as scratch:
                 predictions = shifted_predictions(detector, items, shift, Path(scratch))
-            result, _ = evaluate(truths, predictions, 0.25)
             change = bootstrap_maps(truths, predictions, args.bootstrap, baseline=unchanged)
             figures[label] = {
-                "map50": round(result.map50, 4),
-                "map50_95": round(result.map50_95, 4),
+                **rounded_maps(evaluate(truths, predictions, 0.25)[0]),
                 **{f"diff_{key}_ci95": [round(v, 4) for v in ci] for key, ci in change.items()},
             }
             print(name, label, figures[label], flush=True)

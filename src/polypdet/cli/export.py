@@ -38,6 +38,8 @@ def _check_images(folder: Path | None) -> list[Path]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from polypdet.detections import Detections
+    from polypdet.engine.backends import BackendName
     from polypdet.engine.detector import Detector, DetectParams, InputSizeError, check_input_size
     from polypdet.engine.models import resolve_model
     from polypdet.train.export import (
@@ -74,6 +76,12 @@ def run(args: argparse.Namespace) -> int:
             print(f"parity not checked: {NOT_CHECKED['coreml']}")
             return 0
         images = images_for_parity(_check_images(args.check_images))
+
+        def boxes(model_file: Path, backend: BackendName) -> list[Detections]:
+            """``model_file`` (in place of the source's ONNX) on the check images."""
+            detector = Detector(replace(source, onnx_path=model_file), backend=backend, precision="f32", imgsz=size)
+            return detector.detect_batch(images, params)
+
         if args.format == "onnx":
             target = args.out / f"{name}.onnx"
             shutil.copyfile(source.onnx_path, target)
@@ -81,23 +89,17 @@ def run(args: argparse.Namespace) -> int:
                 print(f"wrote {target} (the model already is ONNX: nothing to check)")
                 return 0
             reference = ultralytics_detections(checkpoint, images, size, conf=params.conf)
-            exported = Detector(source, backend="onnxruntime", imgsz=size).detect_batch(images, params)
+            exported = boxes(source.onnx_path, "onnxruntime")
         elif args.format == "openvino":
-            reference = Detector(source, backend="onnxruntime", imgsz=size).detect_batch(images, params)
+            reference = boxes(source.onnx_path, "onnxruntime")
             target = openvino_from_onnx(source.onnx_path, args.out / f"{name}_openvino")
-            exported = Detector(
-                replace(source, onnx_path=target), backend="openvino", precision="f32", imgsz=size
-            ).detect_batch(images, params)
+            exported = boxes(target, "openvino")
         else:  # tflite: its input is fixed, so it is checked against the ONNX model fixed at the same input
             with tempfile.TemporaryDirectory(prefix="polypdet-export-") as scratch:
                 static = static_onnx(source.onnx_path, size, Path(scratch) / f"{name}.onnx")
-                reference = Detector(replace(source, onnx_path=static), backend="onnxruntime", imgsz=size).detect_batch(
-                    images, params
-                )
+                reference = boxes(static, "onnxruntime")
                 target = tflite_from_onnx(static, args.out / f"{name}.tflite", images)
-            exported = Detector(replace(source, onnx_path=target), backend="litert", imgsz=size).detect_batch(
-                images, params
-            )
+            exported = boxes(target, "litert")
     except ExportError as error:
         raise CliError(str(error)) from None
     report = parity(reference, exported)

@@ -10,6 +10,7 @@ from typing import Any
 from polypdet.engine.backends import Precision, cpu_has_bf16, cpu_name
 from polypdet.engine.detector import Detector
 from polypdet.engine.models import ModelInfo
+from polypdet.evaluation.metrics import EvalResult
 from polypdet.evaluation.run import evaluate_detector
 from polypdet.io.datasets import LabeledImage, load_dataset
 
@@ -38,5 +39,9 @@ def holdout_metrics(info: ModelInfo, holdout: Path) -> dict[str, Any]:
 
 def map_figures(detector: Detector, items: Sequence[LabeledImage]) -> dict[str, float]:
     """mAP50 and mAP50-95 of ``detector`` on ``items`` at the card's confidence, rounded as the card keeps them."""
-    result, _, _ = evaluate_detector(detector, items, 0.25)
+    return rounded_maps(evaluate_detector(detector, items, 0.25)[0])
+
+
+def rounded_maps(result: EvalResult) -> dict[str, float]:
+    """mAP50 and mAP50-95 of ``result``, rounded as the card keeps them."""
     return {"map50": round(result.map50, 4), "map50_95": round(result.map50_95, 4)}
