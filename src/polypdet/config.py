@@ -38,6 +38,7 @@ class Settings(BaseSettings):
     )
     threads: int | None = None
     imgsz: int | None = Field(default=None, description="network input size, a multiple of 32 (default: the card's)")
+    crop_margins: bool = Field(default=True, description="look only at the picture, not the black margins around it")
     # Service (polypdet serve): batching, timeouts, cache, logs.
     batch_max_size: int = Field(default=8, ge=1, le=64, description="images per inference batch")
     batch_max_delay_ms: float = Field(default=2.0, ge=0, le=100, description="wait for more requests to batch")
@@ -91,7 +92,15 @@ class Settings(BaseSettings):
         """The detector these settings describe (model, backend, precision, threads, input size)."""
         from polypdet.engine.detector import Detector
 
-        return Detector(self.model_path, self.backend, self.threads, self.precision, hint, self.imgsz)
+        return Detector(
+            self.model_path,
+            self.backend,
+            self.threads,
+            self.precision,
+            hint,
+            self.imgsz,
+            crop_margins=self.crop_margins,
+        )
 
     @field_validator("imgsz")
     @classmethod

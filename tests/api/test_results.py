@@ -23,7 +23,8 @@ def test_a_result_reads_back_with_its_provenance(client: TestClient, jpeg_bytes:
     stored = client.get(f"/api/results/{created['id']}").json()
     for field in ("id", "detections", "processed_at", "model_version", "image_width", "image_height"):
         assert stored[field] == created[field]
-    assert stored["params"] == {"conf": 0.3, "iou": 0.7, "max_det": 50, "imgsz": detector.input_size}
+    params = {"conf": 0.3, "iou": 0.7, "max_det": 50, "imgsz": detector.input_size, "crop_margins": True}
+    assert stored["params"] == params
     key_prefix = client.headers["X-API-Key"].split("_")[1]
     assert stored["owner"] == f"key:{key_prefix}" and stored["source"] == "image" and len(stored["content_hash"]) == 64
 

@@ -17,16 +17,17 @@ def run(coroutine):  # type: ignore[no-untyped-def]
 
 
 def test_key_changes_with_every_input() -> None:
-    base = cache_key(content_hash(b"img"), "m@1", 320, 0.25, 0.7, 50)
+    base = cache_key(content_hash(b"img"), "m@1", 320, True, 0.25, 0.7, 50)
     variants = {
-        cache_key(content_hash(b"img2"), "m@1", 320, 0.25, 0.7, 50),
-        cache_key(content_hash(b"img"), "m@2", 320, 0.25, 0.7, 50),
-        cache_key(content_hash(b"img"), "m@1", 480, 0.25, 0.7, 50),
-        cache_key(content_hash(b"img"), "m@1", 320, 0.3, 0.7, 50),
-        cache_key(content_hash(b"img"), "m@1", 320, 0.25, 0.5, 50),
-        cache_key(content_hash(b"img"), "m@1", 320, 0.25, 0.7, 10),
+        cache_key(content_hash(b"img2"), "m@1", 320, True, 0.25, 0.7, 50),
+        cache_key(content_hash(b"img"), "m@2", 320, True, 0.25, 0.7, 50),
+        cache_key(content_hash(b"img"), "m@1", 480, True, 0.25, 0.7, 50),
+        cache_key(content_hash(b"img"), "m@1", 320, False, 0.25, 0.7, 50),
+        cache_key(content_hash(b"img"), "m@1", 320, True, 0.3, 0.7, 50),
+        cache_key(content_hash(b"img"), "m@1", 320, True, 0.25, 0.5, 50),
+        cache_key(content_hash(b"img"), "m@1", 320, True, 0.25, 0.7, 10),
     }
-    assert base not in variants and len(variants) == 6
+    assert base not in variants and len(variants) == 7
 
 
 def test_memory_cache_evicts_the_least_recently_used() -> None:

@@ -6,6 +6,7 @@ import io
 from dataclasses import replace
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image
@@ -195,3 +196,24 @@ def test_a_reduced_decode_gives_the_boxes_of_the_full_image(detector: Detector, 
         best = int(box_iou(box, got.xyxy).argmax())
         assert float(box_iou(box, got.xyxy)[best]) > 0.95
         assert abs(float(got.confidence[best]) - float(confidence)) < 0.05
+
+
+def test_black_sides_are_left_out(detector: Detector, polyp_image: np.ndarray, tmp_path: Path) -> None:
+    """Between an HD frame's black sides the network sees the picture as it would alone: the same boxes, moved,
+    also through a reduced JPEG decode; keeping the margins shrinks the picture in the network's input."""
+    h, w = polyp_image.shape[:2]
+    frame = np.zeros((h, w * 3 // 2, 3), np.uint8)
+    frame[:, 160 : 160 + w] = polyp_image
+    alone, found = detector.detect(polyp_image), detector.detect(frame)
+    assert len(alone) >= 1
+    np.testing.assert_allclose(found.xyxy, alone.xyxy + np.array([160, 0, 160, 0], np.float32), atol=1e-3)
+    np.testing.assert_allclose(found.confidence, alone.confidence, atol=1e-6)
+    large = cv2.resize(frame, None, fx=2.5, fy=2.5)
+    path = tmp_path / "hd.jpg"
+    cv2.imwrite(str(path), large[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 95])
+    reduced = read_for_input(path, detector.input_size)
+    assert isinstance(reduced, ReducedImage)
+    got = detector.detect(reduced)
+    assert float(box_iou(alone.xyxy[0] * 2.5 + np.array([400, 0, 400, 0]), got.xyxy).max()) > 0.95
+    whole = Detector(detector.model, backend="onnxruntime", crop_margins=False)
+    assert not np.allclose(whole.detect(frame).confidence[:1], alone.confidence[:1], atol=1e-3)

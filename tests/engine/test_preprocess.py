@@ -1,7 +1,8 @@
+import cv2
 import numpy as np
 import pytest
 
-from polypdet.engine.preprocess import letterbox, to_input_tensor
+from polypdet.engine.preprocess import letterbox, picture_region, to_input_tensor
 
 
 @pytest.mark.parametrize(
@@ -46,3 +47,44 @@ def test_tensor_is_nchw_unit_range() -> None:
     batch = to_input_tensor([np.full((4, 4, 3), 255, np.uint8), np.zeros((4, 4, 3), np.uint8)])
     assert batch.shape == (2, 3, 4, 4) and batch.dtype == np.float32
     assert batch[0].max() == pytest.approx(1.0) and batch[1].max() == 0.0
+
+
+def _between_black_sides(picture: np.ndarray, left: int, width: int) -> np.ndarray:
+    frame = np.zeros((picture.shape[0], width, 3), np.uint8)
+    frame[:, left : left + picture.shape[1]] = picture
+    return frame
+
+
+def test_picture_region_leaves_out_black_sides_and_their_text() -> None:
+    frame = _between_black_sides(np.full((360, 480, 3), 150, np.uint8), 80, 640)
+    details = ["ID: 0042", "Name: LIL", "D.O.B.:", "27/09/2017", "11:47:17", "Eh:A1 Cm:1"]
+    for line in range(16):  # patient details down the left side: some columns are bright over 20 % of the height
+        cv2.putText(frame, details[line % 6], (2, 16 + 22 * line), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255))
+    frame[0, :] = 30  # one bright row does not make the sides picture
+    assert picture_region(frame) == (80, 0, 560, 360)
+
+
+def test_picture_region_is_the_whole_frame_without_margins_or_when_dark() -> None:
+    assert picture_region(np.full((100, 120, 3), 90, np.uint8)) == (0, 0, 120, 100)
+    assert picture_region(np.zeros((100, 120, 3), np.uint8)) == (0, 0, 120, 100)
+    dim = np.zeros((100, 120, 3), np.uint8)
+    dim[:, 50:90] = 200  # a bright strip a third of the width wide: a dark frame, not a margin
+    assert picture_region(dim) == (0, 0, 120, 100)
+
+
+def test_boxes_from_a_region_map_back_into_the_whole_image() -> None:
+    frame = np.zeros((288, 512, 3), np.uint8)
+    padded, t = letterbox(frame, (320, 320), region=(64, 0, 448, 288))
+    assert padded.shape == (320, 320, 3) and (t.origin_x, t.width, t.pad_y) == (64, 384, 40)
+    g = 320 / 384
+    inside = np.array([[38 * g, 5 * g + 40, 192 * g, 144 * g + 40], [-10, 0, 400, 330]], np.float32)
+    np.testing.assert_allclose(t.to_original(inside), [[102, 5, 256, 144], [64, 0, 448, 288]], atol=1e-3)
+
+
+def test_a_region_of_a_reduced_decode_maps_to_full_size() -> None:
+    _, t = letterbox(np.zeros((144, 256, 3), np.uint8), (320, 320), region=(32, 0, 224, 144))
+    full = t.for_full_size(2, 511, 288)
+    assert (full.origin_x, full.width, full.height) == (64, 384, 288)
+    assert full.to_original(np.array([[0, 0, 320, 320]], np.float32)).tolist() == [[64, 0, 448, 288]]
+    whole = letterbox(np.zeros((144, 256, 3), np.uint8), (320, 320))[1].for_full_size(2, 511, 287)
+    assert (whole.width, whole.height) == (511, 287)  # an odd size rounds up when reduced: clipped to the image

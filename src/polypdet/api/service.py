@@ -142,7 +142,15 @@ class DetectionService:
         else:
             digest = content_hash(upload.data)
         detector = self.detector
-        key = cache_key(digest, detector.model_version, detector.input_size, params.conf, params.iou, params.max_det)
+        key = cache_key(
+            digest,
+            detector.model_version,
+            detector.input_size,
+            detector.crop_margins,
+            params.conf,
+            params.iou,
+            params.max_det,
+        )
         found = await self.cache.get(key)
         if found is not None and not found.keys() >= OUTCOME_KEYS:
             found = None
@@ -159,7 +167,7 @@ class DetectionService:
             id=uuid.uuid4().hex,
             created_at=datetime.now(UTC),
             model_version=detector.model_version,
-            params=asdict(params) | {"imgsz": detector.input_size},
+            params=asdict(params) | {"imgsz": detector.input_size, "crop_margins": detector.crop_margins},
             detections=outcome["detections"],
             image_width=outcome["image_width"],
             image_height=outcome["image_height"],

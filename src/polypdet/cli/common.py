@@ -35,6 +35,11 @@ def add_model_arguments(parser: argparse.ArgumentParser, conf: float = 0.25) -> 
         help="OpenVINO weights (default auto: the int8 IR where the model card serves it by default; onnxruntime: f32)",
     )
     parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: all)")
+    parser.add_argument(
+        "--keep-margins",
+        action="store_true",
+        help="run on the whole frame, black margins included, as ultralytics does (default: the picture only)",
+    )
 
 
 def load_detector(args: argparse.Namespace, hint: Hint = "latency", model: str | None = None) -> Detector:
@@ -46,7 +51,15 @@ def load_detector(args: argparse.Namespace, hint: Hint = "latency", model: str |
     if not 0.0 <= args.conf <= 1.0:
         raise CliError(f"--conf must be between 0 and 1, got {args.conf}")
     try:
-        return Detector(model or args.model, args.backend, args.threads, args.precision, hint, args.imgsz)
+        return Detector(
+            model or args.model,
+            args.backend,
+            args.threads,
+            args.precision,
+            hint,
+            args.imgsz,
+            crop_margins=not args.keep_margins,
+        )
     except (ModelNotFoundError, BackendError, InputSizeError) as error:
         raise CliError(str(error)) from None
 

@@ -79,7 +79,8 @@ def run(args: argparse.Namespace) -> int:
 
         def boxes(model_file: Path, backend: BackendName) -> list[Detections]:
             """``model_file`` (in place of the source's ONNX) on the check images."""
-            detector = Detector(replace(source, onnx_path=model_file), backend=backend, precision="f32", imgsz=size)
+            model = replace(source, onnx_path=model_file)
+            detector = Detector(model, backend=backend, precision="f32", imgsz=size, crop_margins=False)
             return detector.detect_batch(images, params)
 
         if args.format == "onnx":

@@ -13,7 +13,7 @@ from polypdet.detections import Detections
 from polypdet.engine.backends import Backend, BackendName, Hint, InputTensor, Precision, load_backend
 from polypdet.engine.models import ModelInfo, resolve_model
 from polypdet.engine.postprocess import decode_yolo
-from polypdet.engine.preprocess import LetterboxTransform, letterbox
+from polypdet.engine.preprocess import LetterboxTransform, letterbox, picture_region
 from polypdet.io.images import ReducedImage
 
 Image = npt.NDArray[np.uint8] | ReducedImage
@@ -47,6 +47,10 @@ class DetectParams:
 class Detector:
     """Runs one model on RGB ``uint8`` images of any size.
 
+    By default it looks only at the endoscope's picture, without the black margins around it
+    (:func:`~polypdet.engine.preprocess.picture_region`): between an HD frame's wide black sides the polyps would
+    reach the network a third smaller. ``crop_margins=False`` letterboxes the whole frame, exactly as ultralytics does.
+
     >>> detector = Detector()                                  # doctest: +SKIP
     >>> detector.detect(rgb_image).to_json()                   # doctest: +SKIP
     [{'bbox': [112.4, 80.0, 301.9, 255.1], 'confidence': 0.91, 'class': 'polyp'}]
@@ -61,10 +65,12 @@ class Detector:
         hint: Hint = "latency",
         imgsz: int | None = None,
         params: DetectParams | None = None,
+        crop_margins: bool = True,
     ) -> None:
         self.model = model if isinstance(model, ModelInfo) else resolve_model(model)
         self.input_size = check_input_size(imgsz or self.model.input_size)
         self.params = params or DetectParams()
+        self.crop_margins = crop_margins
         self.backend: Backend = load_backend(self.model, backend, threads, precision, hint)
 
     @property
@@ -74,7 +80,8 @@ class Detector:
     def preprocess(self, image: Image) -> tuple[InputTensor, LetterboxTransform]:
         stride = STRIDE if self.backend.dynamic_shape else None
         pixels = image.pixels if isinstance(image, ReducedImage) else image
-        padded, transform = letterbox(pixels, (self.input_size, self.input_size), stride)
+        region = picture_region(pixels) if self.crop_margins else None
+        padded, transform = letterbox(pixels, (self.input_size, self.input_size), stride, region)
         if isinstance(image, ReducedImage):
             transform = transform.for_full_size(image.scale, image.width, image.height)
         return self.backend.tensor([padded]), transform
