@@ -69,9 +69,9 @@ def training_batches(data_yaml: Path, imgsz: int, seed: int, scratch: Path) -> A
     from ultralytics.data.build import build_dataloader, build_yolo_dataset
     from ultralytics.data.utils import check_det_dataset
 
-    from polypdet.train.prepare import add_blank_frames
+    from polypdet.train.backgrounds import add_background_frames
 
-    data_yaml = add_blank_frames(data_yaml, scratch / "blank_frames", BLANK_FRAMES, seed)
+    data_yaml = add_background_frames(data_yaml, scratch / "blank_frames", seed, blank=BLANK_FRAMES)
     augment = {"mosaic": 0.0, "flipud": 0.5, "fliplr": 0.5, "scale": 0.5, "degrees": 0.0, "mixup": 0.0}
     args: Any = get_cfg(overrides={"imgsz": imgsz, "cache": "ram", "seed": seed, **augment})  # typed too narrowly
     data = check_det_dataset(str(data_yaml))

@@ -1,10 +1,8 @@
 from pathlib import Path
 
-import numpy as np
 import yaml
-from PIL import Image
 
-from polypdet.train.prepare import add_blank_frames, kvasir_holdout_stems, prepare_data
+from polypdet.train.prepare import kvasir_holdout_stems, prepare_data
 
 
 def test_holdout_is_reproducible_and_order_free() -> None:
@@ -27,20 +25,3 @@ def test_layout_keeps_holdout_out_of_training(data: Path, tmp_path: Path) -> Non
     assert spec["names"] == {0: "polyp"}
     label = (tmp_path / "labels/train/kvasir_cju0qkwl35piu0993l0dewei2.txt").read_text().split()
     assert label[0] == "0" and all(0 < float(v) <= 1 for v in label[1:])
-
-
-def test_blank_frames_are_seeded_backgrounds_added_to_training(data: Path, tmp_path: Path) -> None:
-    prepared = prepare_data(data, tmp_path / "prepared")
-    first = add_blank_frames(prepared.data_yaml, tmp_path / "a", 6, seed=0)
-    add_blank_frames(prepared.data_yaml, tmp_path / "b", 6, seed=0)
-    frames = sorted((tmp_path / "a/images").iterdir())
-    assert len(frames) == 6
-    for frame in frames:
-        pixels = np.asarray(Image.open(frame), np.float32)
-        assert pixels.std(axis=(0, 1)).max() < 12  # one colour, a faint gradient and noise: nothing to box
-        np.testing.assert_array_equal(pixels, np.asarray(Image.open(tmp_path / "b/images" / frame.name)))
-        assert (tmp_path / "a/labels" / f"{frame.stem}.txt").read_text() == ""
-    spec, original = yaml.safe_load(first.read_text()), yaml.safe_load(prepared.data_yaml.read_text())
-    root = Path(spec["path"])
-    assert [str(root / t) for t in spec["train"]] == [str(tmp_path / "prepared/images/train"), str(frames[0].parent)]
-    assert spec["val"] == [str(tmp_path / "prepared" / v) for v in original["val"]]

@@ -71,7 +71,7 @@ def test_train_installs_a_model_with_its_card(data: Path, tmp_path: Path) -> Non
     assert card["version"] == "0.0.1" and card["input_size"] == 64 and card["training"]["recipe"]["epochs"] == 1
     assert card["training"]["data"]["held_out"] == {"kvasir": 2, "clinicdb": 2}
     assert card["training"]["recipe"]["blank_frames"] == 2
-    assert len(list((tmp_path / "runs/r/blank_frames/images").iterdir())) == 2
+    assert len(list((tmp_path / "runs/r/background_frames/images").iterdir())) == 2
     assert "class branch 8 wide and a box branch 16 wide" in card["architecture"]
     head = onnx_tensors(tmp_path / "models/tiny/model.onnx")
     assert head["model.22.cv3.0.2.weight"].shape[1] == 8 and head["model.22.cv2.0.2.weight"].shape[1] == 16

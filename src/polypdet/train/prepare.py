@@ -98,36 +98,3 @@ def prepare_data(source: Path, out: Path) -> PreparedData:
         )
     )
     return PreparedData(data_yaml, train, holdout)
-
-
-BLANK_FRAME_SHAPES = ((240, 320), (480, 640), (180, 320), (576, 1024), (288, 352))
-"""Heights and widths of the blank frames: 4:3, 16:9 and the 11:9 of some video processors."""
-
-
-def add_blank_frames(data_yaml: Path, out: Path, count: int, seed: int) -> Path:
-    """Write ``count`` polyp-free blank frames under ``out`` and a data.yaml that trains on them too.
-
-    A frame with nothing in it (scope out of the patient, lens covered, a video processor's test screen) must
-    give no polyp, yet the datasets hold none. Each frame is one colour, half of them grey and half a random
-    tint, under a faint linear gradient and sensor noise, at one of :data:`BLANK_FRAME_SHAPES`; seeded, so a
-    run is reproducible. They carry empty label files: ultralytics trains on them as backgrounds.
-    """
-    rng = np.random.default_rng(seed)
-    images, labels = out / "images", out / "labels"
-    images.mkdir(parents=True, exist_ok=True)
-    labels.mkdir(parents=True, exist_ok=True)
-    for index in range(count):
-        height, width = BLANK_FRAME_SHAPES[index % len(BLANK_FRAME_SHAPES)]
-        colour = np.full(3, rng.uniform(0, 255)) if index % 2 == 0 else rng.uniform(0, 255, 3)
-        ramp = np.linspace(-1.0, 1.0, width)[None, :] * np.cos(angle := rng.uniform(0, np.pi))
-        ramp = ramp + np.linspace(-1.0, 1.0, height)[:, None] * np.sin(angle)
-        frame = colour + rng.uniform(0, 12) * ramp[..., None] + rng.normal(0, rng.uniform(0, 3), (height, width, 3))
-        Image.fromarray(np.clip(frame, 0, 255).round().astype(np.uint8)).save(images / f"blank_{index:04d}.png")
-        (labels / f"blank_{index:04d}.txt").write_text("")
-    spec = yaml.safe_load(data_yaml.read_text())
-    root = Path(spec["path"])
-    spec["val"] = [str(root / v) for v in spec["val"]]
-    spec.update(path=str(out.resolve()), train=[str(root / spec["train"]), "images"])
-    with_blanks = out / "data.yaml"
-    with_blanks.write_text(yaml.safe_dump(spec, sort_keys=False))
-    return with_blanks

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from polypdet.train.backgrounds import add_background_frames
 from polypdet.train.head import head_keeping_trainer, prune_checkpoint
-from polypdet.train.prepare import add_blank_frames
 from polypdet.train.pretrained import build_checkpoint
 from polypdet.train.quantize import calibration_images
 from polypdet.train.torch_compat import bf16_forward_available, forward_in_bf16, prepare_ultralytics
@@ -39,7 +39,8 @@ class TrainRecipe:
     val: bool = False  # no held-out scoring after each epoch (~10 s each): nothing is selected on it
     bf16: bool = False  # forward pass in bf16 where the CPU has it natively (torch_compat.forward_in_bf16): ~1.3-1.6x
     # faster epochs; the shipped model's first stage (1.8.0) used it; off by default, so the defaults reproduce 1.1.0
-    blank_frames: int = 0  # polyp-free uniform frames added to the training set (prepare.add_blank_frames)
+    blank_frames: int = 0  # polyp-free uniform frames added to the training set (train.backgrounds)
+    shape_frames: int = 0  # training images copied with flat shapes pasted beside their polyps (train.backgrounds)
     class_width: int = 0  # the detect head's class branch this wide (train.head; 0: as the start has it)
     box_width: int = 0  # and its box branch (0: as the start has it)
     freeze: int = 0  # the first this many layers keep the start's weights (ultralytics' freeze; 22: all but the head)
@@ -57,7 +58,7 @@ def train(data_yaml: Path, run_dir: Path, init: Path, recipe: TrainRecipe, threa
     options = asdict(recipe)
     if options.pop("bf16") and bf16_forward_available():
         forward_in_bf16()
-    blank_frames = options.pop("blank_frames")
+    blank_frames, shape_frames = options.pop("blank_frames"), options.pop("shape_frames")
     widths = options.pop("class_width"), options.pop("box_width")
     trainer = head_keeping_trainer()
 
@@ -72,8 +73,9 @@ def train(data_yaml: Path, run_dir: Path, init: Path, recipe: TrainRecipe, threa
             start = build_checkpoint(init, run_dir / "start.pt", calibration, recipe.imgsz)
         if any(widths):
             start = prune_checkpoint(start, *widths, run_dir / "pruned.pt")
-        if blank_frames:  # written once; a resumed run finds them where its saved arguments say
-            data_yaml = add_blank_frames(data_yaml, run_dir / "blank_frames", blank_frames, recipe.seed)
+        if blank_frames or shape_frames:  # written once; a resumed run finds them where its saved arguments say
+            extra = run_dir / "background_frames"
+            data_yaml = add_background_frames(data_yaml, extra, recipe.seed, blank_frames, shape_frames)
         YOLO(str(start)).train(
             trainer=trainer,
             data=str(data_yaml),
