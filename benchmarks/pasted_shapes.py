@@ -24,8 +24,13 @@ import numpy as np
 from timing import REPO, arguments, write_report
 
 DATA = Path(os.environ.get("POLYPDET_DATA", REPO.parent / "shared" / "data"))
-COLOURS = {"red": (220, 30, 40), "white": (245, 245, 245), "grey": (128, 128, 128), "black": (0, 0, 0)}
-COLOURS["blue"] = (40, 80, 200)
+COLOURS = {
+    "red": (220, 30, 40),
+    "white": (245, 245, 245),
+    "grey": (128, 128, 128),
+    "black": (0, 0, 0),
+    "blue": (40, 80, 200),
+}
 RADIUS = 0.12
 SEED = 7
 
@@ -36,7 +41,7 @@ def boxed_shares(detector: Any, images: list[np.ndarray], polyps: list[np.ndarra
     from polypdet.train.backgrounds import SHAPE_KINDS, draw_flat_shape, free_centre
 
     rng = np.random.default_rng(SEED)
-    hits: dict[tuple[str, str], list[bool]] = {}
+    boxed: list[np.ndarray] = []  # per image: kinds x colours
     top = 0.0
     for image, boxes in zip(images, polyps, strict=True):
         height, width = image.shape[:2]
@@ -44,31 +49,25 @@ def boxed_shares(detector: Any, images: list[np.ndarray], polyps: list[np.ndarra
         centre = free_centre(height, width, radius, boxes, rng, tries=50)
         if centre is None:
             continue
-        shape_box = np.array([c - radius for c in centre] + [c + radius for c in centre], np.float32)
-        pasted = []
+        (x, y), pasted = centre, []
         for kind in SHAPE_KINDS:
             for colour in COLOURS.values():
                 copy = image.copy()
                 draw_flat_shape(copy, kind, centre, radius, colour, rng)
                 pasted.append(copy)
-        found = detector.detect_batch(pasted)
-        combos = [(kind, name) for kind in SHAPE_KINDS for name in COLOURS]
-        for combo, detections in zip(combos, found, strict=True):
-            overlap = box_iou(shape_box, detections.xyxy) if len(detections) else np.zeros(0)
-            boxed = bool((overlap >= 0.3).any())
-            hits.setdefault(combo, []).append(boxed)
-            if boxed:
-                top = max(top, float(detections.confidence[overlap >= 0.3].max()))
-    every = [hit for values in hits.values() for hit in values]
+        shape_box = np.array([x - radius, y - radius, x + radius, y + radius], np.float32)
+        hits = []
+        for detections in detector.detect_batch(pasted):
+            on_shape = box_iou(shape_box, detections.xyxy) >= 0.3 if len(detections) else np.zeros(0, bool)
+            hits.append(bool(on_shape.any()))
+            top = max([top, *detections.confidence[on_shape].tolist()])
+        boxed.append(np.reshape(hits, (len(SHAPE_KINDS), len(COLOURS))))
+    every = np.array(boxed)
     return {
-        "shapes": len(every),
-        "boxed": round(float(np.mean(every)), 3),
-        "by_kind": {
-            k: round(float(np.mean([h for (kk, _), v in hits.items() if kk == k for h in v])), 3) for k in SHAPE_KINDS
-        },
-        "by_colour": {
-            c: round(float(np.mean([h for (_, cc), v in hits.items() if cc == c for h in v])), 3) for c in COLOURS
-        },
+        "shapes": int(every.size),
+        "boxed": round(float(every.mean()), 3),
+        "by_kind": {k: round(v, 3) for k, v in zip(SHAPE_KINDS, every.mean(axis=(0, 2)).tolist(), strict=True)},
+        "by_colour": {c: round(v, 3) for c, v in zip(COLOURS, every.mean(axis=(0, 1)).tolist(), strict=True)},
         "highest_confidence": round(top, 3),
     }
 

@@ -49,14 +49,9 @@ def test_tensor_is_nchw_unit_range() -> None:
     assert batch[0].max() == pytest.approx(1.0) and batch[1].max() == 0.0
 
 
-def _between_black_sides(picture: np.ndarray, left: int, width: int) -> np.ndarray:
-    frame = np.zeros((picture.shape[0], width, 3), np.uint8)
-    frame[:, left : left + picture.shape[1]] = picture
-    return frame
-
-
 def test_picture_region_leaves_out_black_sides_and_their_text() -> None:
-    frame = _between_black_sides(np.full((360, 480, 3), 150, np.uint8), 80, 640)
+    frame = np.zeros((360, 640, 3), np.uint8)
+    frame[:, 80:560] = 150  # a 4:3 picture between black sides
     details = ["ID: 0042", "Name: LIL", "D.O.B.:", "27/09/2017", "11:47:17", "Eh:A1 Cm:1"]
     for line in range(16):  # patient details down the left side: some columns are bright over 20 % of the height
         cv2.putText(frame, details[line % 6], (2, 16 + 22 * line), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255))

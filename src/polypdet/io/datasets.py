@@ -82,7 +82,8 @@ def boxes_from_yolo(label: Path, width: int, height: int) -> np.ndarray:
     return np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1).astype(np.float32)
 
 
-def _yolo_label_path(image: Path) -> Path:
+def yolo_label_path(image: Path) -> Path:
+    """The label file of a YOLO layout's image: ``.../images/...`` swapped for ``.../labels/...``, ``.txt``."""
     parts = list(image.parts)
     index = len(parts) - 1 - parts[::-1].index("images")
     parts[index] = "labels"
@@ -95,7 +96,7 @@ def load_yolo_images(images: list[Path]) -> list[LabeledImage]:
     for image in images:
         with Image.open(image) as im:
             width, height = im.size
-        items.append(LabeledImage(image, boxes_from_yolo(_yolo_label_path(image), width, height)))
+        items.append(LabeledImage(image, boxes_from_yolo(yolo_label_path(image), width, height)))
     return items
 
 

@@ -20,7 +20,7 @@ import numpy.typing as npt
 import yaml
 from PIL import Image
 
-from polypdet.io.datasets import load_yolo_images
+from polypdet.io.datasets import load_yolo_images, yolo_label_path
 
 BLANK_FRAME_SHAPES = ((240, 320), (480, 640), (180, 320), (576, 1024), (288, 352))
 """Heights and widths of the blank frames: 4:3, 16:9 and the 11:9 of some video processors."""
@@ -51,8 +51,7 @@ def add_background_frames(data_yaml: Path, out: Path, seed: int, blank: int = 0,
             paste_flat_shapes(pixels, item.boxes, rng)
             name = f"shapes_{index:04d}_{item.path.stem}"
             Image.fromarray(pixels).save(images / f"{name}.jpg", quality=95)
-            label = root / "labels" / item.path.parent.name / f"{item.path.stem}.txt"
-            (labels / f"{name}.txt").write_text(label.read_text())
+            (labels / f"{name}.txt").write_text(yolo_label_path(item.path).read_text())
     spec["val"] = [str(root / v) for v in spec["val"]]
     spec.update(path=str(out.resolve()), train=[str(root / spec["train"]), "images"])
     with_frames = out / "data.yaml"
