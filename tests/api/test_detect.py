@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import base64
+import io
 
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
+from PIL import Image
 
 from polypdet.engine.detector import DetectParams
 from polypdet.io.images import decode_image
@@ -94,3 +96,16 @@ def test_real_dicom_when_the_decoder_exists(client: TestClient, jpeg_bytes: byte
     response = client.post("/api/detect", content=buffer.getvalue(), headers={"content-type": "application/dicom"})
     assert response.status_code == 200, response.text
     assert (response.json()["image_width"], response.json()["image_height"]) == (622, 529)
+
+
+def test_a_multi_page_tiff_answers_every_page(client: TestClient, polyp_image: np.ndarray) -> None:
+    buffer = io.BytesIO()
+    pages = [Image.fromarray(polyp_image), Image.fromarray(np.zeros_like(polyp_image))]
+    pages[0].save(buffer, format="TIFF", save_all=True, append_images=pages[1:])
+    response = client.post("/api/detect", content=buffer.getvalue(), headers={"content-type": "image/tiff"})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert [f["frame"] for f in body["frames"]] == [1, 2]
+    assert body["detections"] == body["frames"][0]["detections"] and body["detections"], "the polyp, on page 1"
+    assert body["frames"][1]["detections"] == [], "a black page has no polyp"
+    assert client.get(f"/api/results/{body['id']}").json()["frames"] == body["frames"]

@@ -7,7 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
 
 def polypdet(*args: str) -> subprocess.CompletedProcess[str]:
@@ -92,3 +94,18 @@ def test_bad_options_are_one_line_errors(args: list[str], data: Path) -> None:
     done = polypdet("detect", str(data / "cvc-clinicdb/images/val/450.png"), *args)
     assert done.returncode == 2
     assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
+
+
+def test_a_multi_page_tiff_gives_every_page(polyp_image: np.ndarray, tmp_path: Path) -> None:
+    pages = [Image.fromarray(polyp_image), Image.fromarray(np.ascontiguousarray(polyp_image[:, ::-1]))]
+    tiff = tmp_path / "pages.tif"
+    pages[0].save(tiff, save_all=True, append_images=pages[1:])
+    done = polypdet("detect", str(tiff), "--json", "--backend", "onnxruntime", "--save", str(tmp_path / "drawn"))
+    assert done.returncode == 0, done.stderr
+    first, second = (json.loads(line) for line in done.stdout.splitlines())
+    assert (first["frame"], second["frame"]) == (1, 2)
+    width = polyp_image.shape[1]
+    mirrored = [[width - x2, y1, width - x1, y2] for x1, y1, x2, y2 in (d["bbox"] for d in second["detections"])]
+    assert len(first["detections"]) == len(mirrored) > 0
+    assert sorted(d["bbox"][0] for d in first["detections"]) == pytest.approx(sorted(b[0] for b in mirrored), abs=2)
+    assert sorted(p.name for p in (tmp_path / "drawn").iterdir()) == ["pages-0001.jpg", "pages-0002.jpg"]

@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from polypdet.io.images import ImageDecodeError, ReducedImage, decode_for_input, decode_image, image_size
+from polypdet.io.images import (
+    ImageDecodeError,
+    ReducedImage,
+    decode_for_input,
+    decode_frames_for_input,
+    decode_image,
+    image_size,
+)
 
 
 def _encode(image: Image.Image, fmt: str, **kwargs: object) -> bytes:
@@ -150,3 +157,35 @@ def test_other_images_are_decoded_in_full(data: bytes, why: str) -> None:
 def test_a_truncated_large_jpeg_is_still_refused() -> None:
     with pytest.raises(ImageDecodeError, match="truncated"):
         decode_for_input(_big_jpeg()[:-2000], input_size=320)
+
+
+def _pages(fmt: str, sizes: list[tuple[int, int]], **kwargs: object) -> bytes:
+    """A multi-frame file: frame i filled with grey level 40 * (i + 1)."""
+    frames = [Image.new("RGB", size, (40 * (i + 1),) * 3) for i, size in enumerate(sizes)]
+    return _encode(frames[0], fmt, save_all=True, append_images=frames[1:], **kwargs)
+
+
+@pytest.mark.parametrize("fmt", ["TIFF", "GIF", "PNG", "WEBP"])
+def test_every_frame_of_a_multi_page_or_animated_image_is_decoded(fmt: str) -> None:
+    data = _pages(fmt, [(64, 48)] * 3, **({"lossless": True} if fmt == "WEBP" else {}))
+    frames = decode_frames_for_input(data, input_size=320)
+    assert [f.shape for f in frames if isinstance(f, np.ndarray)] == [(48, 64, 3)] * 3
+    assert [int(np.asarray(f)[10, 10, 0]) for f in frames] == [40, 80, 120]
+    assert decode_image(data)[10, 10, 0] == 40  # one image: the first frame
+
+
+def test_a_single_image_is_one_frame_decoded_as_for_input() -> None:
+    frames = decode_frames_for_input(_big_jpeg(), input_size=320)
+    assert len(frames) == 1 and isinstance(frames[0], ReducedImage)
+
+
+def test_frames_of_different_sizes_are_refused() -> None:
+    with pytest.raises(ImageDecodeError, match="frame 2 is 32x24 pixels, frame 1 64x48"):
+        decode_frames_for_input(_pages("TIFF", [(64, 48), (32, 24)]), input_size=320)
+
+
+def test_all_frames_together_count_against_the_pixel_limit() -> None:
+    data = _pages("TIFF", [(64, 48)] * 3)
+    with pytest.raises(ImageDecodeError, match="3 frames of 64x48"):
+        decode_frames_for_input(data, input_size=320, max_pixels=64 * 48 * 2)
+    assert len(decode_frames_for_input(data, input_size=320, max_pixels=64 * 48 * 3)) == 3

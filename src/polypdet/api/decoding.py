@@ -1,4 +1,4 @@
-"""Uploaded bytes to RGB frames (one for an image, every frame of a DICOM); runs in a worker thread."""
+"""Uploaded bytes to RGB frames (every frame of a DICOM or of a multi-page image); runs in a worker thread."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import numpy as np
 
 from polypdet.api.errors import ApiError, bad_input
 from polypdet.api.intake import Upload
-from polypdet.io.images import ImageDecodeError, ReducedImage, RGBImage, decode_for_input, image_size
+from polypdet.io.images import ImageDecodeError, ReducedImage, RGBImage, decode_frames_for_input, image_size
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +88,6 @@ def decode_upload(upload: Upload, input_size: int) -> Decoded:
     if upload.kind == "dicom":
         return decode_dicom(upload.data)
     try:
-        return Decoded([decode_for_input(upload.data, input_size)])
+        return Decoded(decode_frames_for_input(upload.data, input_size))
     except ImageDecodeError as error:
         raise bad_input(str(error)) from None

@@ -51,12 +51,13 @@ class FrameOut(BaseModel):
 class DetectResponse(BaseModel):
     """The seed's response object plus the stored result's id, the image size and timings.
 
-    A multi-frame DICOM answers every frame in ``frames``; ``detections`` then holds the first frame's (what a
-    client of the seed's single-image API reads). ``frames`` is absent for images and single-frame DICOM.
+    A multi-frame DICOM, multi-page TIFF or animated GIF/PNG/WebP answers every frame in ``frames``; ``detections``
+    then holds the first frame's (what a client of the seed's single-image API reads). ``frames`` is absent for
+    single images and single-frame DICOM.
     """
 
     id: str
-    detections: list[DetectionOut] = Field(description="the image's boxes; for a multi-frame DICOM, frame 1's")
+    detections: list[DetectionOut] = Field(description="the image's boxes; for a multi-frame source, frame 1's")
     processed_at: str = Field(description="ISO-8601 UTC with a Z")
     model_version: str
     image_width: int
@@ -64,7 +65,7 @@ class DetectResponse(BaseModel):
     inference_ms: float
     cached: bool = Field(description="true when the answer came from the result cache")
     frames: list[FrameOut] | None = Field(
-        default=None, description="multi-frame DICOM only: every frame's boxes (inference_ms is their total)"
+        default=None, description="multi-frame sources only: every frame's boxes (inference_ms is their total)"
     )
 
 

@@ -134,7 +134,7 @@ class DetectionService:
     async def detect(self, upload: Upload, owner: str) -> dict[str, Any]:
         """Answer one upload and persist the result; returns the API response object.
 
-        A multi-frame DICOM answers every frame (``frames``); ``detections`` then holds the first frame's.
+        A multi-frame DICOM or multi-page image answers every frame (``frames``); ``detections`` holds the first's.
         """
         params = self.params_for(upload.conf, upload.max_det)
         if len(upload.data) > HASH_IN_THREAD_BYTES:

@@ -119,9 +119,10 @@ def _report(args: argparse.Namespace, file: _File, found: list[Detections], mode
 
 
 def _read_frames(path: Path, input_size: int) -> tuple[Sequence[RGBImage | ReducedImage], DicomImage | None]:
-    """An image file as one frame (decoded for ``input_size``), or a DICOM file (by suffix or DICM header) as all."""
+    """An image file's frames (decoded for ``input_size``: one, or every page of a multi-page TIFF or animated
+    image), or every frame of a DICOM file (by suffix or DICM header)."""
     from polypdet.io.dicom import is_dicom, read_dicom
-    from polypdet.io.images import read_for_input
+    from polypdet.io.images import read_frames_for_input
 
     try:
         with path.open("rb") as handle:
@@ -131,7 +132,7 @@ def _read_frames(path: Path, input_size: int) -> tuple[Sequence[RGBImage | Reduc
     if path.suffix.lower() in DICOM_SUFFIXES or is_dicom(header):
         dicom = read_dicom(path)
         return dicom.frames, dicom
-    return [read_for_input(path, input_size)], None
+    return read_frames_for_input(path, input_size), None
 
 
 def _write_dicom_outputs(dicom: DicomImage, frames: list[Detections], model_version: str, out: Path, sc: bool) -> None:
