@@ -189,3 +189,10 @@ def test_all_frames_together_count_against_the_pixel_limit() -> None:
     with pytest.raises(ImageDecodeError, match="3 frames of 64x48"):
         decode_frames_for_input(data, input_size=320, max_pixels=64 * 48 * 2)
     assert len(decode_frames_for_input(data, input_size=320, max_pixels=64 * 48 * 3)) == 3
+
+
+def test_a_camera_jpeg_with_a_preview_picture_is_one_image() -> None:
+    data = _pages("MPO", [(64, 48), (32, 24)])
+    assert Image.open(io.BytesIO(data)).n_frames == 2
+    frames = decode_frames_for_input(data, input_size=320)
+    assert len(frames) == 1 and np.asarray(frames[0]).shape == (48, 64, 3)

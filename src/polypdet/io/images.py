@@ -144,7 +144,8 @@ def _decode(data: bytes, max_pixels: int, at_least: int | None, every_frame: boo
                 raise ImageDecodeError(f"image too large: {width}x{height} pixels (limit {max_pixels})")
             if width == 0 or height == 0:
                 raise ImageDecodeError("image has no pixels")
-            frames = getattr(image, "n_frames", 1) if every_frame else 1
+            # an MPO (a camera's JPEG with a preview or stereo picture after it) is one image
+            frames = getattr(image, "n_frames", 1) if every_frame and image.format != "MPO" else 1
             if frames > 1:
                 return _every_frame(image, frames, max_pixels)
             reduced = _decode_reduced(data, image, at_least) if at_least else None
