@@ -132,3 +132,24 @@ def test_model_card_describes_the_shipped_model() -> None:
     assert sha256_of(info.int8_path.with_suffix(".bin")) == info.card["int8"]["weights_sha256"]
     for key in ("training", "metrics", "input_size", "classes"):
         assert key in info.card
+
+
+def test_unreadable_images_are_named_and_left_out_of_the_figures(data: Path, tmp_path: Path) -> None:
+    subset = _kvasir_subset(data, tmp_path / "kv", 6)
+    alone = _eval(subset)
+    (subset / "images" / "broken.jpg").write_bytes(b"\xff\xd8 not a jpeg")
+    (subset / "masks" / "broken.jpg").symlink_to(next((subset / "masks").iterdir()).resolve())
+    for extra in ([], ["--tile", "2"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "polypdet", "eval", "--data", str(subset), "--json", *extra],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert done.returncode == 1 and "Traceback" not in done.stderr
+        assert "broken.jpg: " in done.stderr and "1 image(s) could not be read" in done.stderr
+        if not extra:
+            got = json.loads(done.stdout)
+            assert {k: got[k] for k in ("images", "instances", "map50", "map50_95")} == {
+                k: alone[k] for k in ("images", "instances", "map50", "map50_95")
+            }

@@ -109,3 +109,37 @@ def test_yolo_folder(data: Path, tmp_path: Path) -> None:
 def test_unknown_layout(tmp_path: Path) -> None:
     with pytest.raises(DatasetError, match="expected"):
         load_dataset(tmp_path)
+
+
+def test_yolo_segmentation_polygons_are_boxed_by_their_extent(tmp_path: Path) -> None:
+    (tmp_path / "images").mkdir()
+    (tmp_path / "labels").mkdir()
+    cv2.imwrite(str(tmp_path / "images" / "a.png"), np.zeros((100, 200, 3), np.uint8))
+    (tmp_path / "labels" / "a.txt").write_text(
+        "0 0.1 0.2 0.3 0.2 0.2 0.6\n"  # a triangle
+        "0 0.5 0.5 0.2 0.4\n"  # a box beside it
+        "1 0.6 0.1 0.9 0.1 0.9 0.3 0.6 0.3\n\n"  # a rectangle of another class: still a polyp
+    )
+    (item,) = load_dataset(tmp_path)
+    np.testing.assert_allclose(item.boxes, [[20, 20, 60, 60], [80, 30, 120, 70], [120, 10, 180, 30]], atol=1e-4)
+
+
+@pytest.mark.parametrize("line", ["0 0.5 0.5 0.2", "0 0.1 0.2 0.3 0.2 0.2", "0 a b c d"])
+def test_a_label_line_that_is_neither_box_nor_polygon_is_named(tmp_path: Path, line: str) -> None:
+    (tmp_path / "images").mkdir()
+    (tmp_path / "labels").mkdir()
+    cv2.imwrite(str(tmp_path / "images" / "a.png"), np.zeros((100, 200, 3), np.uint8))
+    (tmp_path / "labels" / "a.txt").write_text(f"0 0.5 0.5 0.2 0.4\n{line}\n")
+    with pytest.raises(DatasetError, match=r"a\.txt: line 2 "):
+        load_dataset(tmp_path)
+
+
+def test_a_mask_of_another_size_is_scaled_to_its_image(tmp_path: Path) -> None:
+    (tmp_path / "images").mkdir()
+    (tmp_path / "masks").mkdir()
+    cv2.imwrite(str(tmp_path / "images" / "a.jpg"), np.zeros((120, 160, 3), np.uint8))
+    half = np.zeros((60, 80), np.uint8)
+    half[5:25, 10:50] = 255
+    cv2.imwrite(str(tmp_path / "masks" / "a.png"), half)
+    (item,) = load_dataset(tmp_path)
+    assert item.boxes.tolist() == [[20, 10, 100, 50]]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -52,7 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from polypdet.evaluation.metrics import bootstrap_maps
-    from polypdet.evaluation.run import evaluate_detector
+    from polypdet.evaluation.run import Unreadable, evaluate_detector
     from polypdet.evaluation.tiles import tile_dataset
     from polypdet.io.datasets import DatasetError, load_dataset
 
@@ -67,12 +68,19 @@ def run(args: argparse.Namespace) -> int:
     detector = load_detector(args, hint="throughput")
     baseline = load_detector(args, hint="throughput", model=args.baseline) if args.baseline else None
     replicates = args.bootstrap or (1000 if baseline else 0)
+    unreadable: list[Unreadable] = []
     with tempfile.TemporaryDirectory(prefix="polypdet-tiles-") as scratch:
         if args.tile > 1:
-            items = tile_dataset(items, args.tile, Path(scratch))
+            items = tile_dataset(items, args.tile, Path(scratch), unreadable)
             if not items:
                 raise CliError(f"--tile {args.tile} needs at least {args.tile**2} images in {args.data}")
-        result, curves, predictions = evaluate_detector(detector, items, args.conf)
+        result, curves, predictions = evaluate_detector(detector, items, args.conf, unreadable)
+        for bad in unreadable:
+            print(f"polypdet eval: {bad.item.path}: {bad.reason}", file=sys.stderr)
+        left_out = {id(bad.item) for bad in unreadable}
+        items = [item for item in items if id(item) not in left_out]
+        if not items:
+            raise CliError(f"{args.data}: no image could be read")
         if args.plots:
             _plots(args, items, result, curves, predictions)
         compared = evaluate_detector(baseline, items, args.conf) if baseline else None
@@ -100,7 +108,9 @@ def run(args: argparse.Namespace) -> int:
         **({"tile": args.tile} if args.tile > 1 else {}),
     }
     print(json.dumps(summary) if args.json else " ".join(f"{k}={v}" for k, v in summary.items()))
-    return 0
+    if unreadable:
+        print(f"polypdet eval: {len(unreadable)} image(s) could not be read: not in the figures", file=sys.stderr)
+    return 1 if unreadable else 0
 
 
 def _intervals(cis: dict[str, tuple[float, float]], prefix: str) -> dict[str, object]:

@@ -58,8 +58,11 @@ def boxes_from_csv(path: Path) -> np.ndarray:
     return drop_artefacts(np.asarray(rows, dtype=np.float32).reshape(-1, 4))
 
 
-def boxes_from_mask(path: Path, min_area: int = 64) -> np.ndarray:
-    """One box per connected component of a binary mask: 0/255 (grey JPEG: threshold > 127) or 0/1."""
+def boxes_from_mask(path: Path, min_area: int = 64, image_size: tuple[int, int] | None = None) -> np.ndarray:
+    """One box per connected component of a binary mask: 0/255 (grey JPEG: threshold > 127) or 0/1.
+
+    A mask of another size than its image (``image_size``: width, height) has its boxes scaled to the image.
+    """
     import cv2
 
     mask = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
@@ -68,18 +71,33 @@ def boxes_from_mask(path: Path, min_area: int = 64) -> np.ndarray:
     threshold = 0 if mask.max() == 1 else 127
     count, _, stats, _ = cv2.connectedComponentsWithStats((mask > threshold).astype(np.uint8), connectivity=8)
     rows = [[x, y, x + w, y + h] for x, y, w, h, area in stats[1:count] if area >= min_area]
-    return drop_artefacts(np.asarray(rows, dtype=np.float32).reshape(-1, 4))
+    boxes = np.asarray(rows, dtype=np.float32).reshape(-1, 4)
+    if image_size is not None and image_size != (mask.shape[1], mask.shape[0]):
+        sx, sy = image_size[0] / mask.shape[1], image_size[1] / mask.shape[0]
+        boxes *= np.array([sx, sy, sx, sy], np.float32)
+    return drop_artefacts(boxes)
 
 
 def boxes_from_yolo(label: Path, width: int, height: int) -> np.ndarray:
-    """YOLO ``class cx cy w h`` (normalised) lines to xyxy pixels; a missing file means no polyp."""
+    """YOLO label lines to xyxy pixels: ``class cx cy w h`` (normalised) boxes, or ``class x1 y1 x2 y2 x3 y3 ...``
+    polygons (ultralytics' segmentation labels, each boxed by its extent); a missing file means no polyp."""
     if not label.exists():
         return np.zeros((0, 4), dtype=np.float32)
-    values = np.loadtxt(label, ndmin=2, dtype=np.float32)
-    if values.size == 0:
-        return np.zeros((0, 4), dtype=np.float32)
-    cx, cy, w, h = values[:, 1] * width, values[:, 2] * height, values[:, 3] * width, values[:, 4] * height
-    return np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1).astype(np.float32)
+    rows = []
+    for number, line in enumerate(label.read_text().splitlines(), start=1):
+        try:
+            values = [float(v) for v in line.split()[1:]]
+        except ValueError:
+            raise DatasetError(f"{label}: line {number} is not numbers") from None
+        if len(values) == 4:
+            cx, cy, w, h = values
+            rows.append([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2])
+        elif len(values) >= 6 and len(values) % 2 == 0:
+            xs, ys = values[0::2], values[1::2]
+            rows.append([min(xs), min(ys), max(xs), max(ys)])
+        elif values:
+            raise DatasetError(f"{label}: line {number} is neither a box (class cx cy w h) nor a polygon")
+    return (np.asarray(rows, np.float64).reshape(-1, 4) * [width, height, width, height]).astype(np.float32)
 
 
 def yolo_label_path(image: Path) -> Path:
@@ -91,13 +109,24 @@ def yolo_label_path(image: Path) -> Path:
 
 
 def load_yolo_images(images: list[Path]) -> list[LabeledImage]:
-    """Images of a YOLO layout with the labels found by swapping ``images`` for ``labels``."""
+    """Images of a YOLO layout with the labels found by swapping ``images`` for ``labels``.
+
+    An image whose size cannot be read gets no boxes: reading it for detection fails too, and says why.
+    """
     items = []
     for image in images:
-        with Image.open(image) as im:
-            width, height = im.size
-        items.append(LabeledImage(image, boxes_from_yolo(yolo_label_path(image), width, height)))
+        size = _image_size(image)
+        boxes = boxes_from_yolo(yolo_label_path(image), *size) if size else np.zeros((0, 4), np.float32)
+        items.append(LabeledImage(image, boxes))
     return items
+
+
+def _image_size(image: Path) -> tuple[int, int] | None:
+    try:
+        with Image.open(image) as im:
+            return im.size
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return None
 
 
 MASK_NAMES = ("{}", "{}_mask", "{}-mask", "p{}")
@@ -149,7 +178,7 @@ def _read_kvasir(images: Path, masks: Path | None, bbox: Path) -> Iterator[Label
         mask = _find_mask(image, images, index)
         if mask is None:
             raise DatasetError(f"no bbox CSV or mask for {image}")
-        yield LabeledImage(image, boxes_from_mask(mask))
+        yield LabeledImage(image, boxes_from_mask(mask, image_size=_image_size(image)))
 
 
 def _yaml_images(data_yaml: Path, split: str) -> list[Path]:
