@@ -20,7 +20,11 @@ if TYPE_CHECKING:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--data", type=Path, required=True, help="YOLO folder (images/ + labels/), data.yaml, or Kvasir-SEG folder"
+        "--data",
+        type=Path,
+        required=True,
+        help="YOLO folder (images/ + labels/), data.yaml, Kvasir-SEG folder (images/ + masks/ or bbox/), "
+        "COCO JSON, or Pascal VOC folder (Annotations/ + JPEGImages/)",
     )
     parser.add_argument("--split", default="val", help="which entry of a data.yaml (default val)")
     add_model_arguments(parser)

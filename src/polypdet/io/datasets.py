@@ -1,4 +1,5 @@
-"""Read labelled polyp datasets: YOLO folders, ``data.yaml`` files and Kvasir-SEG-style folders (images + masks).
+"""Read labelled polyp datasets: YOLO folders, ``data.yaml`` files, Kvasir-SEG-style folders (images + masks), and
+COCO JSON or Pascal VOC box files (:mod:`polypdet.io.box_files`).
 
 Every reader yields :class:`LabeledImage` with boxes as ``(N, 4)`` xyxy pixel arrays, so evaluation and
 data preparation never care which layout the labels came in.
@@ -17,7 +18,8 @@ from PIL import Image
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
 MIN_BOX_SIDE = 4
-"""Boxes thinner than this (pixels) are annotation artefacts (Kvasir-SEG has a few 2-px boxes)."""
+"""Boxes thinner than this (pixels) are annotation artefacts (Kvasir-SEG has a few 2-px boxes); every reader drops
+them."""
 
 
 class DatasetError(ValueError):
@@ -97,7 +99,8 @@ def boxes_from_yolo(label: Path, width: int, height: int) -> np.ndarray:
             rows.append([min(xs), min(ys), max(xs), max(ys)])
         elif values:
             raise DatasetError(f"{label}: line {number} is neither a box (class cx cy w h) nor a polygon")
-    return (np.asarray(rows, np.float64).reshape(-1, 4) * [width, height, width, height]).astype(np.float32)
+    pixels = np.asarray(rows, np.float64).reshape(-1, 4) * [width, height, width, height]
+    return drop_artefacts(pixels.astype(np.float32))
 
 
 def yolo_label_path(image: Path) -> Path:
@@ -199,20 +202,42 @@ def _yaml_images(data_yaml: Path, split: str) -> list[Path]:
     return images
 
 
+def _box_files(data: Path) -> tuple[Path | None, tuple[Path, Path] | None]:
+    """The COCO JSON file that ``data`` is or holds in ``annotations/``, and Pascal VOC's ``Annotations/`` (XML)
+    and image folder (``JPEGImages/`` or ``images/``) in ``data``, where there are."""
+    if not data.is_dir():
+        return (data if data.suffix == ".json" and data.is_file() else None), None
+    folders = {d.name.lower(): d for d in data.iterdir() if d.is_dir()}
+    annotations = folders.get("annotations")
+    if annotations is None:
+        return None, None
+    coco = list(annotations.glob("*.json"))
+    images = folders.get("jpegimages") or _folder(data, IMAGE_FOLDERS)
+    voc = (annotations, images) if images and any(annotations.glob("*.xml")) else None
+    return (coco[0] if len(coco) == 1 else None), voc
+
+
 def load_dataset(data: Path, split: str = "val") -> list[LabeledImage]:
     """Read any supported layout; ``split`` picks the entry of a ``data.yaml``."""
+    from polypdet.io.box_files import load_coco, load_voc
+
     images, masks = _image_and_mask_folders(data) if data.is_dir() else (None, None)
+    coco, voc = _box_files(data)
     if data.is_file() and data.suffix in {".yaml", ".yml"}:
         items = load_yolo_images(_yaml_images(data, split))
     elif images and (masks or (data / "bbox").is_dir()):
         items = list(_read_kvasir(images, masks, data / "bbox"))
     elif (data / "images").is_dir() and (data / "labels").is_dir():
         items = load_yolo_images(image_files(data / "images"))
+    elif coco:
+        items = load_coco(coco)
+    elif voc:
+        items = load_voc(*voc)
     else:
         raise DatasetError(
-            f"{data}: expected a data.yaml, a YOLO folder (images/ + labels/) "
-            "or a Kvasir-SEG-style folder (images/ + masks/ or bbox/; also images_C1/ + masks_C1/, "
-            "Original/ + Ground Truth/)"
+            f"{data}: expected a data.yaml, a YOLO folder (images/ + labels/), a Kvasir-SEG-style folder "
+            "(images/ + masks/ or bbox/; also images_C1/ + masks_C1/, Original/ + Ground Truth/), "
+            "a COCO JSON file (or annotations/ with one), or Pascal VOC (Annotations/ + JPEGImages/)"
         )
     if not items:
         raise DatasetError(f"{data}: no images found")
