@@ -143,3 +143,10 @@ def test_a_mask_of_another_size_is_scaled_to_its_image(tmp_path: Path) -> None:
     cv2.imwrite(str(tmp_path / "masks" / "a.png"), half)
     (item,) = load_dataset(tmp_path)
     assert item.boxes.tolist() == [[20, 10, 100, 50]]
+
+
+def test_a_colour_mask_counts_its_brightest_channel(tmp_path: Path) -> None:
+    mask = np.zeros((100, 200, 3), np.uint8)
+    mask[10:40, 20:60] = (0, 0, 255)  # red in OpenCV's BGR: grey level 76, below the threshold
+    cv2.imwrite(str(tmp_path / "m.png"), mask)
+    assert boxes_from_mask(tmp_path / "m.png").tolist() == [[20, 10, 60, 40]]

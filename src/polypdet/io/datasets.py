@@ -61,15 +61,17 @@ def boxes_from_csv(path: Path) -> np.ndarray:
 
 
 def boxes_from_mask(path: Path, min_area: int = 64, image_size: tuple[int, int] | None = None) -> np.ndarray:
-    """One box per connected component of a binary mask: 0/255 (grey JPEG: threshold > 127) or 0/1.
+    """One box per connected component of a binary mask: 0/255 (grey JPEG: threshold > 127) or 0/1, grey or in a
+    colour (its brightest channel counts: a red polyp on black is a polyp).
 
     A mask of another size than its image (``image_size``: width, height) has its boxes scaled to the image.
     """
     import cv2
 
-    mask = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
-    if mask is None:
+    read = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if read is None:
         raise DatasetError(f"cannot read mask {path}")
+    mask = read.max(axis=2)
     threshold = 0 if mask.max() == 1 else 127
     count, _, stats, _ = cv2.connectedComponentsWithStats((mask > threshold).astype(np.uint8), connectivity=8)
     rows = [[x, y, x + w, y + h] for x, y, w, h, area in stats[1:count] if area >= min_area]
