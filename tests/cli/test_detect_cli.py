@@ -44,6 +44,7 @@ def test_bad_files_get_one_line_each_and_the_batch_goes_on(data: Path, tmp_path:
         str(tmp_path / "notes.jpg"),
         str(tmp_path / "missing.png"),
         str(truncated),
+        str(data / "videos/Polypvvv.mpg"),
         str(good),
         "--json",
         "--save",
@@ -51,11 +52,12 @@ def test_bad_files_get_one_line_each_and_the_batch_goes_on(data: Path, tmp_path:
     )
     assert done.returncode == 1
     errors = [line for line in done.stderr.splitlines() if line.strip()]
-    assert len(errors) == 5, done.stderr  # four files, one summary
+    assert len(errors) == 6, done.stderr  # five files, one summary
     assert "Traceback" not in done.stderr
     assert any("empty.jpg: empty file" in e for e in errors)
     assert any("missing.png: no such file" in e for e in errors)
     assert any("cut.jpg: corrupt or truncated" in e for e in errors)
+    assert any("Polypvvv.mpg: a video, not an image: run 'polypdet video " in e for e in errors)
     assert json.loads(done.stdout)["image"] == str(good)
     assert (tmp_path / "out" / "450.jpg").stat().st_size > 0
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from polypdet.cli.common import add_model_arguments, expand_inputs, load_detector
 from polypdet.io.datasets import IMAGE_SUFFIXES
+from polypdet.video.frames import VIDEO_SUFFIXES
 
 if TYPE_CHECKING:
     from polypdet.detections import Detections
@@ -69,7 +70,9 @@ def run(args: argparse.Namespace) -> int:
             pending.append(_File(path, *_read_frames(path, detector.input_size)))
         except ImageDecodeError as error:
             failed += 1
-            print(f"polypdet detect: {path}: {error}", file=sys.stderr)
+            video = path.suffix.lower() in VIDEO_SUFFIXES
+            why = f"a video, not an image: run 'polypdet video {path}'" if video else error
+            print(f"polypdet detect: {path}: {why}", file=sys.stderr)
         if pending and (sum(len(file.frames) for file in pending) >= BATCH or index == len(paths)):
             per_file, each_ms = _detect(detector, pending, params)
             for file, found in zip(pending, per_file, strict=True):

@@ -1,4 +1,4 @@
-"""One decoded video frame as it travels through the video pipeline."""
+"""One decoded video frame as it travels through the video pipeline, and what a video file is called."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import numpy as np
 import numpy.typing as npt
 
 RGBImage = npt.NDArray[np.uint8]
+VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".avi", ".mpg", ".mpeg", ".mkv", ".webm", ".wmv", ".ts"})
 
 
 @dataclass(frozen=True)

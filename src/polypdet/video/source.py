@@ -28,7 +28,6 @@ import numpy as np
 from polypdet.video.errors import StreamDisconnected, VideoDecodeError, VideoOpenError
 from polypdet.video.frames import Frame, RGBImage
 
-VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".avi", ".mpg", ".mpeg", ".mkv", ".webm", ".wmv", ".ts"})
 STREAM_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "tcp://", "srt://")
 STREAM_TIMEOUT_S = 10.0
 """How long a network stream may stay silent (on open or between frames) before it counts as disconnected."""

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from polypdet.security.crypto import record_aad
+from polypdet.video.frames import VIDEO_SUFFIXES
 
 
 class QueueUnavailable(Exception):
@@ -63,8 +64,6 @@ class JobFiles:
 
     def input_path(self, filename: str | None) -> Path:
         """Where the upload goes; a known video suffix is kept because FFmpeg uses it as a format hint."""
-        from polypdet.video.source import VIDEO_SUFFIXES  # PyAV: loaded only where videos are handled
-
         suffix = Path(filename or "").suffix.lower()
         return self.root / f"input{suffix if suffix in VIDEO_SUFFIXES else '.bin'}"
 
