@@ -6,6 +6,7 @@ import base64
 import struct
 import zlib
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -135,3 +136,10 @@ def test_wrong_method_is_405_json(client: TestClient) -> None:
     response = client.get("/api/detect")
     assert response.status_code == 405
     assert_error_shape(response)
+
+
+@pytest.mark.parametrize("clip", ["Polypvvv.mpg", "auuming_polyp_educational.mp4"])
+def test_a_video_sent_as_an_image_is_pointed_to_the_video_jobs(client: TestClient, data: Path, clip: str) -> None:
+    video = (data / "videos" / clip).read_bytes()[:200_000]
+    response = client.post("/api/detect", content=video, headers={"content-type": "image/jpeg"})
+    assert response.status_code == 400 and "/api/jobs/video" in response.json()["detail"]
