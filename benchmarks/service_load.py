@@ -234,12 +234,18 @@ def main() -> int:
         result = run_config(workers, args, images)
         print(json.dumps(result), flush=True)
         runs.append(result)
+    from polypdet.engine.backends import cpu_has_bf16, cpu_name
+
     report = {
         "machine": {
             "cpus": os.cpu_count(),
+            "cpu": cpu_name(),
+            "bf16": cpu_has_bf16(),
             "python": platform.python_version(),
             "shared_cpu": "load client on the same box",
         },
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+        "env": args.env,
         "images": len(images),
         "goal": GOAL,
         "runs": runs,
