@@ -16,16 +16,21 @@ def run(coroutine):  # type: ignore[no-untyped-def]
     return asyncio.run(coroutine)
 
 
+def _key(image: bytes = b"img", model: str = "m@1", **changed: object) -> str:
+    settings = {"imgsz": 320, "crop_margins": True, "conf": 0.25, "iou": 0.7, "max_det": 50} | changed
+    return cache_key(content_hash(image), model, settings)
+
+
 def test_key_changes_with_every_input() -> None:
-    base = cache_key(content_hash(b"img"), "m@1", 320, True, 0.25, 0.7, 50)
+    base = _key()
     variants = {
-        cache_key(content_hash(b"img2"), "m@1", 320, True, 0.25, 0.7, 50),
-        cache_key(content_hash(b"img"), "m@2", 320, True, 0.25, 0.7, 50),
-        cache_key(content_hash(b"img"), "m@1", 480, True, 0.25, 0.7, 50),
-        cache_key(content_hash(b"img"), "m@1", 320, False, 0.25, 0.7, 50),
-        cache_key(content_hash(b"img"), "m@1", 320, True, 0.3, 0.7, 50),
-        cache_key(content_hash(b"img"), "m@1", 320, True, 0.25, 0.5, 50),
-        cache_key(content_hash(b"img"), "m@1", 320, True, 0.25, 0.7, 10),
+        _key(b"img2"),
+        _key(model="m@2"),
+        _key(imgsz=480),
+        _key(crop_margins=False),
+        _key(conf=0.3),
+        _key(iou=0.5),
+        _key(max_det=10),
     }
     assert base not in variants and len(variants) == 7
 

@@ -13,6 +13,7 @@ import numpy as np
 from polypdet.api.errors import ApiError, bad_input
 from polypdet.api.intake import Upload
 from polypdet.io.images import ImageDecodeError, ReducedImage, RGBImage, decode_frames_for_input, image_size
+from polypdet.video.frames import VIDEO_HEAD, is_video
 
 log = logging.getLogger(__name__)
 
@@ -90,21 +91,6 @@ def decode_upload(upload: Upload, input_size: int) -> Decoded:
     try:
         return Decoded(decode_frames_for_input(upload.data, input_size))
     except ImageDecodeError as error:
-        if is_video(upload.data):
+        if is_video(upload.data[:VIDEO_HEAD]):
             raise bad_input("a video, not an image: POST it to /api/jobs/video") from None
         raise bad_input(str(error)) from None
-
-
-VIDEO_SIGNATURES = (
-    (4, b"ftyp"),  # MP4, MOV
-    (4, b"moov"),  # old QuickTime
-    (0, b"\x00\x00\x01\xba"),  # MPEG programme stream
-    (0, b"\x00\x00\x01\xb3"),  # MPEG-1/2 video stream
-    (0, b"\x1a\x45\xdf\xa3"),  # Matroska, WebM
-    (8, b"AVI "),
-)
-"""Where the common video files say what they are."""
-
-
-def is_video(data: bytes) -> bool:
-    return any(data[offset : offset + len(magic)] == magic for offset, magic in VIDEO_SIGNATURES)

@@ -142,15 +142,8 @@ class DetectionService:
         else:
             digest = content_hash(upload.data)
         detector = self.detector
-        key = cache_key(
-            digest,
-            detector.model_version,
-            detector.input_size,
-            detector.crop_margins,
-            params.conf,
-            params.iou,
-            params.max_det,
-        )
+        settings = asdict(params) | detector.settings
+        key = cache_key(digest, detector.model_version, settings)
         found = await self.cache.get(key)
         if found is not None and not found.keys() >= OUTCOME_KEYS:
             found = None
@@ -167,7 +160,7 @@ class DetectionService:
             id=uuid.uuid4().hex,
             created_at=datetime.now(UTC),
             model_version=detector.model_version,
-            params=asdict(params) | {"imgsz": detector.input_size, "crop_margins": detector.crop_margins},
+            params=settings,
             detections=outcome["detections"],
             image_width=outcome["image_width"],
             image_height=outcome["image_height"],

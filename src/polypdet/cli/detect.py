@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from polypdet.cli.common import add_model_arguments, expand_inputs, load_detector
 from polypdet.io.datasets import IMAGE_SUFFIXES
-from polypdet.video.frames import VIDEO_SUFFIXES
+from polypdet.video.frames import VIDEO_HEAD, is_video
 
 if TYPE_CHECKING:
     from polypdet.detections import Detections
@@ -70,8 +70,7 @@ def run(args: argparse.Namespace) -> int:
             pending.append(_File(path, *_read_frames(path, detector.input_size)))
         except ImageDecodeError as error:
             failed += 1
-            video = path.suffix.lower() in VIDEO_SUFFIXES
-            why = f"a video, not an image: run 'polypdet video {path}'" if video else error
+            why = f"a video, not an image: run 'polypdet video {path}'" if _is_video(path) else error
             print(f"polypdet detect: {path}: {why}", file=sys.stderr)
         if pending and (sum(len(file.frames) for file in pending) >= BATCH or index == len(paths)):
             per_file, each_ms = _detect(detector, pending, params)
@@ -136,6 +135,14 @@ def _read_frames(path: Path, input_size: int) -> tuple[Sequence[RGBImage | Reduc
         dicom = read_dicom(path)
         return dicom.frames, dicom
     return read_frames_for_input(path, input_size), None
+
+
+def _is_video(path: Path) -> bool:
+    try:
+        with path.open("rb") as handle:
+            return is_video(handle.read(VIDEO_HEAD))
+    except OSError:
+        return False
 
 
 def _write_dicom_outputs(dicom: DicomImage, frames: list[Detections], model_version: str, out: Path, sc: bool) -> None:

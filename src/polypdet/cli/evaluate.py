@@ -57,7 +57,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from polypdet.evaluation.metrics import bootstrap_maps
-    from polypdet.evaluation.run import Unreadable, evaluate_detector
+    from polypdet.evaluation.run import Unreadable, evaluate_detector, readable
     from polypdet.evaluation.tiles import tile_dataset
     from polypdet.io.datasets import DatasetError, load_dataset
 
@@ -81,8 +81,7 @@ def run(args: argparse.Namespace) -> int:
         result, curves, predictions = evaluate_detector(detector, items, args.conf, unreadable)
         for bad in unreadable:
             print(f"polypdet eval: {bad.item.path}: {bad.reason}", file=sys.stderr)
-        left_out = {id(bad.item) for bad in unreadable}
-        items = [item for item in items if id(item) not in left_out]
+        items = readable(items, unreadable)
         if not items:
             raise CliError(f"{args.data}: no image could be read")
         if args.plots:

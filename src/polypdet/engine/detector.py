@@ -77,6 +77,11 @@ class Detector:
     def model_version(self) -> str:
         return self.model.model_version
 
+    @property
+    def settings(self) -> dict[str, int | bool]:
+        """What besides the model and a request's :class:`DetectParams` decides the boxes."""
+        return {"imgsz": self.input_size, "crop_margins": self.crop_margins}
+
     def preprocess(self, image: Image) -> tuple[InputTensor, LetterboxTransform]:
         stride = STRIDE if self.backend.dynamic_shape else None
         pixels = image.pixels if isinstance(image, ReducedImage) else image

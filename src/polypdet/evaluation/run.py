@@ -31,6 +31,12 @@ class Unreadable:
     reason: str
 
 
+def readable(items: Sequence[LabeledImage], unreadable: Sequence[Unreadable]) -> list[LabeledImage]:
+    """``items`` without those found unreadable."""
+    left_out = {bad.item.path for bad in unreadable}
+    return [item for item in items if item.path not in left_out]
+
+
 def read_noting(item: LabeledImage, read: Callable[[Path], T], unreadable: list[Unreadable] | None) -> T | None:
     """``read(item.path)``; an image that cannot be read raises, or with ``unreadable`` given is noted there."""
     try:
@@ -70,7 +76,5 @@ def evaluate_detector(
     """Metrics of ``detector`` on ``items``, plus the curves and predictions for plots; with ``unreadable`` given,
     images that cannot be read are added there and left out of the metrics."""
     predictions = predict_dataset(detector, items, unreadable)
-    left_out = {id(bad.item) for bad in unreadable or ()}
-    truths = [item.boxes for item in items if id(item) not in left_out]
-    result, curves = evaluate(truths, predictions, conf)
+    result, curves = evaluate([item.boxes for item in readable(items, unreadable or [])], predictions, conf)
     return result, curves, predictions
